@@ -1,0 +1,61 @@
+"""Dates and simulation time.
+
+Simulation time is in days since the scenario's start date. Results are recorded
+on the first day of every month from the start to the end of the run.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+
+import numpy as np
+
+from .distributions import DAYS_PER_YEAR
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+class Calendar:
+    def __init__(self, start: dt.date, end: dt.date):
+        self.start = start
+        self.end = end
+        self.horizon = float((end - start).days)
+        dates = [start]
+        day = _next_month(start)
+        while day <= end:
+            dates.append(day)
+            day = _next_month(day)
+        if dates[-1] != end:
+            dates.append(end)
+        #: record dates: stocks are read on these days, flows counted between them
+        self.dates: list[dt.date] = dates
+        self.days = np.array([self.day(d) for d in dates])
+        self._bounds = self.days.tolist()
+
+    def day(self, date: dt.date) -> float:
+        return float((date - self.start).days)
+
+    def year_start_day(self, year: int) -> float:
+        return self.day(dt.date(year, 1, 1))
+
+    @property
+    def years(self) -> list[int]:
+        """Calendar years of which the run covers at least one day."""
+        last = self.end.year if self.end > dt.date(self.end.year, 1, 1) else self.end.year - 1
+        return list(range(self.start.year, last + 1))
+
+    def interval(self, t: float) -> int:
+        """Index of the record interval [dates[i], dates[i+1]) holding time t."""
+        i = bisect.bisect_right(self._bounds, t) - 1
+        return min(max(i, 0), len(self._bounds) - 2)
+
+    @property
+    def n_intervals(self) -> int:
+        return len(self.dates) - 1
+
+    @staticmethod
+    def per_day(rate_per_year: float) -> float:
+        return rate_per_year / DAYS_PER_YEAR

@@ -1,0 +1,104 @@
+"""The ``bwsim`` command line: parse, call the library, print. Nothing else."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import scenario as scenario_mod
+from .experiment import run_replications, summarise
+from .output import write_results
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulate beschermd wonen capacity, waitlists and uitstroom from scenario YAML files.")
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+TABLE_METRICS = (
+    ("waitlist", "waitlist"),
+    ("occupied", "occupied"),
+    ("ready_to_leave", "ready to leave"),
+    ("admissions", "admissions"),
+    ("exits", "exits"),
+    ("wait_placed_median", "median wait (mo)"),
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def load_scenario(path: Path, overrides: list[str]) -> scenario_mod.Scenario:
+    try:
+        return scenario_mod.load(path, overrides)
+    except scenario_mod.ScenarioError as exc:
+        fail(str(exc))
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err)
+
+
+def summary_table(summary, title: str) -> Table:
+    """Years down, metrics across: mean ± half-width of the 95% CI."""
+    table = Table(title=title, caption="stocks on 31 December, flows in the year; mean ± 95% CI half-width")
+    table.add_column("year")
+    for _, label in TABLE_METRICS:
+        table.add_column(label, justify="right")
+    by_metric = {m: summary[summary.metric == m].set_index("year") for m, _ in TABLE_METRICS}
+    for year in sorted(summary["year"].unique()):
+        cells = []
+        for metric, _ in TABLE_METRICS:
+            r = by_metric[metric].loc[year]
+            cells.append(f"{r['mean']:.1f} ± {(r.ci_high - r.ci_low) / 2:.1f}")
+        table.add_row(str(year), *cells)
+    return table
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    replications: int = typer.Option(30, "--replications", "-n", min=1, help="number of replications"),
+    seed: int = typer.Option(1, "--seed", "-s", help="random seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>)"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+    plots: bool = typer.Option(True, help="write PNG plots"),
+):
+    """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
+    sc = load_scenario(scenario, set_)
+    out = out or Path("results") / scenario.stem
+    started = time.perf_counter()
+    with progress_bar("replications") as bar:
+        task = bar.add_task(f"{sc.name}", total=replications)
+        results = run_replications(sc, replications, seed=seed, workers=workers,
+                                   progress=lambda k: bar.advance(task, k))
+    wall = time.perf_counter() - started
+    write_results(results, out, wall, plots=plots)
+    console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications"))
+    console.print(f"{replications} replications in {wall:.1f} s; results in [bold]{out}[/]")
+
+
+@app.command()
+def check(scenario: Path = typer.Argument(..., help="scenario YAML file"),
+          set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value")):
+    """Validate a scenario and print it as resolved."""
+    sc = load_scenario(scenario, set_)
+    console.print_json(sc.model_dump_json())
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,145 @@
+"""Replications: run them (serially or over a pool of processes), stack, summarise.
+
+Replication ``r`` of a run with seed ``s`` depends on ``(s, r)`` only, never on
+which worker ran it, so any number of workers gives identical results.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .calendar import Calendar
+from .replication import KIND, MONTHLY, YEARLY, run_replication
+from .scenario import Scenario
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Results:
+    """All replications of one scenario: arrays indexed [replication, metric, time]."""
+
+    scenario: Scenario
+    seed: int
+    monthly: np.ndarray
+    yearly: np.ndarray
+
+    @property
+    def calendar(self) -> Calendar:
+        return Calendar(self.scenario.start, self.scenario.end)
+
+    @property
+    def replications(self) -> int:
+        return self.monthly.shape[0]
+
+    def yearly_values(self, metric: str) -> pd.DataFrame:
+        """One row per replication, one column per year."""
+        return pd.DataFrame(self.yearly[:, YEARLY.index(metric), :], columns=self.calendar.years)
+
+    def monthly_values(self, metric: str) -> pd.DataFrame:
+        return pd.DataFrame(self.monthly[:, MONTHLY.index(metric), :], columns=pd.to_datetime(self.calendar.dates))
+
+
+def _run_chunk(scenario: Scenario, seed: int, reps: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    out = []
+    for r in reps:
+        rep = run_replication(scenario, seed, r)
+        out.append((r, rep.monthly, rep.yearly))
+    return out
+
+
+def _chunks(n: int, workers: int) -> list[list[int]]:
+    size = max(1, math.ceil(n / (workers * 4)))
+    return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_replications(scenario: Scenario, replications: int, seed: int = 1, workers: int | None = None,
+                     progress: Progress | None = None, executor: ProcessPoolExecutor | None = None) -> Results:
+    """Run ``replications`` replications; ``progress(k)`` is called as k more finish."""
+    workers = default_workers() if workers is None else workers
+    done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def collect(chunk):
+        for r, monthly, yearly in chunk:
+            done[r] = (monthly, yearly)
+        if progress:
+            progress(len(chunk))
+
+    if workers <= 1 and executor is None:
+        for reps in _chunks(replications, 1):
+            collect(_run_chunk(scenario, seed, reps))
+    else:
+        own = executor is None
+        pool = executor or ProcessPoolExecutor(max_workers=workers)
+        try:
+            futures = [pool.submit(_run_chunk, scenario, seed, reps) for reps in _chunks(replications, workers)]
+            for future in as_completed(futures):
+                collect(future.result())
+        finally:
+            if own:
+                pool.shutdown()
+    order = sorted(done)
+    return Results(
+        scenario=scenario,
+        seed=seed,
+        monthly=np.stack([done[r][0] for r in order]),
+        yearly=np.stack([done[r][1] for r in order]),
+    )
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and its t-based confidence interval over replications (NaNs ignored)."""
+    values = np.asarray(values, float)
+    n = np.sum(~np.isnan(values), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=axis)
+        sd = np.nanstd(values, axis=axis, ddof=1)
+        half = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = np.where(n > 1, half, np.nan)
+    return mean, mean - half, mean + half
+
+
+def summarise(results: Results) -> pd.DataFrame:
+    """Per metric and year: mean with 95% CI, and percentiles over replications."""
+    years = results.calendar.years
+    rows = []
+    for i, metric in enumerate(YEARLY):
+        values = results.yearly[:, i, :]
+        mean, lo, hi = mean_ci(values)
+        with warnings.catch_warnings():  # all-NaN years (no placements) give NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p5, p50, p95 = np.nanpercentile(values, [5, 50, 95], axis=0)
+        for k, year in enumerate(years):
+            rows.append((metric, KIND[metric], year, mean[k], lo[k], hi[k], p5[k], p50[k], p95[k],
+                         int(np.sum(~np.isnan(values[:, k])))))
+    return pd.DataFrame(rows, columns=["metric", "kind", "year", "mean", "ci_low", "ci_high", "p5", "p50", "p95", "n"])
+
+
+def series_frame(results: Results) -> pd.DataFrame:
+    """Long format: replication, date, metric, value (monthly; NaN rows dropped)."""
+    reps, metrics, times = results.monthly.shape
+    dates = [d.isoformat() for d in results.calendar.dates]
+    frame = pd.DataFrame({
+        "replication": np.repeat(np.arange(reps), metrics * times),
+        "date": np.tile(np.asarray(dates, dtype=object), reps * metrics),
+        "metric": np.tile(np.repeat(np.asarray(MONTHLY, dtype=object), times), reps),
+        "value": results.monthly.reshape(-1),
+    })
+    return frame.dropna(subset=["value"]).reset_index(drop=True)

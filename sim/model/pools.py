@@ -1,0 +1,146 @@
+"""Capacity in the model: waitlists, providers' places, slot pools, the contingent.
+
+SimPy's ``Resource`` has a read-only capacity and serves one queue; BW places
+need a size that changes on a schedule (places close only as residents leave,
+nobody is evicted), lists shared by several providers, and priorities. These
+small classes do exactly that and nothing more; the journey in ``world`` drives
+them.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import Callable
+
+WAITING = 0  # the index of the "waiting" state (see monitor.STATES)
+
+
+class Waitlist:
+    """A priority list, first come first served within a priority.
+
+    Clients who leave the list without a place (withdrawal) stay in the heap and
+    are skipped when they reach the head: removal is O(1), popping amortised
+    O(log n).
+    """
+
+    def __init__(self, name: str, max_length: int | None = None):
+        self.name = name
+        self.max_length = max_length
+        self.providers: list[Provider] = []
+        self.size = 0
+        self._heap: list = []
+        self._seq = 0
+
+    def full(self) -> bool:
+        return self.max_length is not None and self.size >= self.max_length
+
+    def push(self, client) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (client.priority, client.joined, self._seq, client))
+        self.size += 1
+
+    def pop(self):
+        heap = self._heap
+        while heap:
+            client = heapq.heappop(heap)[3]
+            if client.state == WAITING:
+                self.size -= 1
+                return client
+        return None
+
+    def discard(self, client) -> None:
+        """The client left the list by other means (its state is no longer waiting)."""
+        self.size -= 1
+
+    def waiting(self) -> list:
+        return [entry[3] for entry in self._heap if entry[3].state == WAITING]
+
+
+class Provider:
+    """A provider's BW places. ``capacity`` may drop below ``occupied``: then
+    nobody is admitted until enough residents have left."""
+
+    def __init__(self, name: str, capacity: int, waitlist: Waitlist, bridging: bool):
+        self.name = name
+        self.capacity = capacity
+        self.occupied = 0
+        self.waitlist = waitlist
+        self.bridging = bridging
+        waitlist.providers.append(self)
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.occupied
+
+
+class SlotPool:
+    """A pool of slots (bridging care, ambulant support) with a FIFO queue.
+
+    ``start(client)`` is called when a slot is given; it returns False when the
+    client no longer wants it (e.g. was placed while queued), and the slot goes
+    to the next in line. ``capacity=None`` means unlimited.
+    """
+
+    def __init__(self, capacity: int | None):
+        self.capacity = capacity
+        self.busy = 0
+        self._queue: deque = deque()
+
+    def _has_room(self) -> bool:
+        return self.capacity is None or self.busy < self.capacity
+
+    def request(self, client, start: Callable[[object], bool]) -> bool:
+        """Give a slot now (True) or queue the client (False)."""
+        if self._has_room():
+            self.busy += 1
+            start(client)
+            return True
+        self._queue.append((client, start))
+        return False
+
+    def release(self) -> None:
+        self.busy -= 1
+        while self._queue and self._has_room():
+            client, start = self._queue.popleft()
+            self.busy += 1
+            if not start(client):
+                self.busy -= 1
+
+
+class Contingent:
+    """Contingentwoningen for BW residents who are ready to leave, FIFO.
+
+    Units arrive in batches (see ``world``); a unit that finds nobody waiting is
+    lost to other groups unless ``carry_over``.
+    """
+
+    def __init__(self, env, carry_over: bool):
+        self.env = env
+        self.carry_over = carry_over
+        self.stock = 0
+        self._queue: deque = deque()
+
+    def request(self, client):
+        event = self.env.event()
+        if self.stock > 0:
+            self.stock -= 1
+            event.succeed(client)
+        else:
+            self._queue.append(event)
+        return event
+
+    def release(self, units: int) -> int:
+        """Hand out ``units`` homes; returns how many went to BW residents."""
+        given = 0
+        while units > 0 and self._queue:
+            self._queue.popleft().succeed()
+            units -= 1
+            given += 1
+        if self.carry_over:
+            self.stock += units
+        return given
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)

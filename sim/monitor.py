@@ -1,0 +1,128 @@
+"""What a replication records.
+
+Three kinds of record, all kept here and nowhere else in the model:
+
+* **levels** — how many clients are in each state (and a few other gauges such
+  as places), each with its time integral, so that averages over any period and
+  place-days are exact;
+* **flows** — events counted per record interval (a month);
+* **journeys** — one row per client leaving the waitlist (joined, left, how), so
+  waits of those placed and times on the list can be summarised as registries do.
+
+An optional event log (one row per transition) is kept only when asked for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .calendar import Calendar
+
+#: The states of a client; at every moment each client is in exactly one.
+STATES = (
+    "waiting",  # on the external waitlist (possibly bridged)
+    "in_care",  # in a BW place, stay not yet ended
+    "ready_to_leave",  # in a BW place, stay ended, waiting for a home
+    "ambulant_waiting",  # left BW for a home, waiting for an ambulant support slot
+    "ambulant",  # left BW, receiving ambulant support
+    "at_home",  # ambulant support ended, may still relapse
+    "withdrawn",  # left the waitlist without being placed
+    "turned_away",  # found the waitlist full
+    "exit_intramural",  # left to another intramural setting (Wlz, GGZ, other BW)
+    "exit_died_or_moved",  # died or moved out of the region
+    "exit_early",  # left care before the stay ended
+    "relapsed",  # came back into the inflow (counted again as a new entry)
+)
+#: Other gauges with a time integral (not part of the partition of clients).
+GAUGES = ("bridged", "bridging_waiting", "places")
+LEVELS = STATES + GAUGES
+L = {name: i for i, name in enumerate(LEVELS)}
+
+FLOWS = (
+    "arrivals",  # new entries to the inflow, relapses included
+    "relapses",
+    "admissions",
+    "withdrawals",
+    "turned_away",
+    "became_ready_to_leave",  # stays that ended with a need for a home
+    "contingent_housed",
+    "exits_independent",
+    "exits_intramural",
+    "exits_died_or_moved",
+    "exits_early",
+    "bridging_starts",
+)
+F = {name: i for i, name in enumerate(FLOWS)}
+
+JOURNEY_PLACED, JOURNEY_WITHDRAWN = 0, 1
+
+
+class Monitor:
+    def __init__(self, calendar: Calendar, env, log_events: bool = False):
+        self.calendar = calendar
+        self.env = env
+        n = len(LEVELS)
+        self.level = [0] * n
+        self.area = [0.0] * n
+        self._since = [0.0] * n
+        self.flows = np.zeros((len(FLOWS), calendar.n_intervals), dtype=np.int64)
+        self.snap_levels = np.zeros((len(calendar.dates), n), dtype=np.int64)
+        self.snap_area = np.zeros((len(calendar.dates), n))
+        self.snap_waited: list[np.ndarray] = []
+        # one row per client leaving the waitlist
+        self._j_join: list[float] = []
+        self._j_leave: list[float] = []
+        self._j_how: list[int] = []
+        self._j_profile: list[int] = []
+        self.entries = 0
+        self.events: list[tuple] | None = [] if log_events else None
+
+    # -- levels
+    def change(self, level: int, delta: int) -> None:
+        now = self.env.now
+        self.area[level] += self.level[level] * (now - self._since[level])
+        self._since[level] = now
+        self.level[level] += delta
+
+    def enter(self, client, state: int) -> None:
+        self.entries += 1
+        client.state = state
+        self.change(state, +1)
+        if self.events is not None:
+            self.events.append((self.env.now, client.id, "enter", LEVELS[state]))
+
+    def move(self, client, state: int) -> None:
+        self.change(client.state, -1)
+        self.change(state, +1)
+        client.state = state
+        if self.events is not None:
+            self.events.append((self.env.now, client.id, "move", LEVELS[state]))
+
+    # -- flows and journeys
+    def count(self, flow: int, n: int = 1) -> None:
+        self.flows[flow, self.calendar.interval(self.env.now)] += n
+
+    def left_waitlist(self, client, how: int) -> None:
+        self._j_join.append(client.joined)
+        self._j_leave.append(self.env.now)
+        self._j_how.append(how)
+        self._j_profile.append(client.profile)
+
+    def journeys(self) -> dict[str, np.ndarray]:
+        return {
+            "joined": np.asarray(self._j_join),
+            "left": np.asarray(self._j_leave),
+            "how": np.asarray(self._j_how, dtype=np.int8),
+            "profile": np.asarray(self._j_profile, dtype=np.int16),
+        }
+
+    # -- snapshots
+    def snapshot(self, index: int, waited_days: np.ndarray) -> None:
+        for i in range(len(LEVELS)):
+            self.change(i, 0)  # bring every integral up to now
+        self.snap_levels[index] = self.level
+        self.snap_area[index] = self.area
+        self.snap_waited.append(waited_days)
+
+    def in_system(self) -> int:
+        return sum(self.level[L[s]] for s in STATES)

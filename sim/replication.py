@@ -1,0 +1,128 @@
+"""One replication: run the world, turn what the monitor recorded into metrics.
+
+A replication returns two small matrices — metrics by month and metrics by
+year — in a fixed metric order, so that many replications stack into arrays
+and travel cheaply between processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from .distributions import UNIT_DAYS
+from .model.world import World
+from .monitor import FLOWS, JOURNEY_PLACED, L, Monitor
+from .scenario import Scenario
+
+MONTH = UNIT_DAYS["months"]
+
+#: Stocks: read on each record date.
+STOCKS = {
+    "waitlist": ("waiting",),
+    "in_care": ("in_care",),
+    "ready_to_leave": ("ready_to_leave",),
+    "occupied": ("in_care", "ready_to_leave"),
+    "places": ("places",),
+    "bridged": ("bridged",),
+    "bridging_waitlist": ("bridging_waiting",),
+    "ambulant": ("ambulant",),
+    "ambulant_waitlist": ("ambulant_waiting",),
+}
+#: Time on the list so far of those still waiting (months), as registries report it.
+WAITED = ("waited_mean", "waited_median", "waited_p90")
+#: Time integrals over each month (days): place-days and care-days.
+DAYS = {
+    "occupied_place_days": ("in_care", "ready_to_leave"),
+    "blocked_place_days": ("ready_to_leave",),
+    "bridging_days": ("bridged",),
+    "ambulant_days": ("ambulant",),
+    "waiting_days": ("waiting",),
+}
+MONTHLY_STOCKS = tuple(STOCKS) + WAITED
+EXITS = ("exits_independent", "exits_intramural", "exits_died_or_moved", "exits_early")
+MONTHLY_FLOWS = FLOWS + ("exits",) + tuple(DAYS)
+MONTHLY = MONTHLY_STOCKS + MONTHLY_FLOWS
+#: Waits of those placed in the year (months).
+PLACED_WAITS = ("wait_placed_mean", "wait_placed_median", "wait_placed_p90", "placed")
+YEARLY = MONTHLY + PLACED_WAITS
+
+#: Metric kinds, for summaries and labels.
+KIND = {**{m: "stock" for m in MONTHLY_STOCKS}, **{m: "flow" for m in MONTHLY_FLOWS},
+        **{m: "wait" for m in PLACED_WAITS}}
+
+
+@dataclass
+class Replication:
+    monthly: np.ndarray  # (len(MONTHLY), len(dates)); flows are NaN on the last date
+    yearly: np.ndarray  # (len(YEARLY), len(years))
+    journeys: dict | None = None
+    monitor: Monitor | None = None
+
+
+def _wait_stats(days: np.ndarray) -> tuple[float, float, float]:
+    if days.size == 0:
+        return (np.nan, np.nan, np.nan)
+    months = days / MONTH
+    return float(months.mean()), float(np.median(months)), float(np.quantile(months, 0.9))
+
+
+def _sum_levels(matrix: np.ndarray, states: tuple[str, ...]) -> np.ndarray:
+    return sum(matrix[:, L[s]] for s in states)
+
+
+def monthly_metrics(mon: Monitor) -> np.ndarray:
+    cal = mon.calendar
+    n = len(cal.dates)
+    out = np.full((len(MONTHLY), n), np.nan)
+    row = {m: i for i, m in enumerate(MONTHLY)}
+    for name, states in STOCKS.items():
+        out[row[name]] = _sum_levels(mon.snap_levels, states)
+    for i, waited in enumerate(mon.snap_waited):
+        out[[row[w] for w in WAITED], i] = _wait_stats(waited)
+    for j, name in enumerate(FLOWS):
+        out[row[name], :-1] = mon.flows[j]
+    out[row["exits"], :-1] = sum(mon.flows[FLOWS.index(e)] for e in EXITS)
+    for name, states in DAYS.items():
+        out[row[name], :-1] = np.diff(_sum_levels(mon.snap_area, states))
+    return out
+
+
+def yearly_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:
+    """Flows summed over the calendar year; stocks on 31 December (the record of 1 January after);
+    waits of those placed during the year."""
+    cal = mon.calendar
+    years = cal.years
+    out = np.full((len(YEARLY), len(years)), np.nan)
+    starts = np.array([d.year for d in cal.dates[:-1]])
+    journeys = mon.journeys()
+    placed = journeys["how"] == JOURNEY_PLACED
+    placed_year = np.array([(cal.start + dt.timedelta(days=float(t))).year for t in journeys["left"][placed]], int)
+    placed_wait = (journeys["left"] - journeys["joined"])[placed]
+    for k, year in enumerate(years):
+        end = dt.date(year + 1, 1, 1)
+        at = cal.dates.index(end) if end in cal.dates else len(cal.dates) - 1
+        in_year = starts == year
+        for i, name in enumerate(MONTHLY):
+            if KIND[name] == "stock":
+                out[i, k] = monthly[i, at]
+            else:
+                out[i, k] = monthly[i, :-1][in_year].sum()
+        waits = placed_wait[placed_year == year]
+        out[len(MONTHLY):, k] = (*_wait_stats(waits), waits.size)
+    return out
+
+
+def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_journeys: bool = False,
+                    keep_monitor: bool = False) -> Replication:
+    world = World(scenario, seed, replication)
+    mon = world.run()
+    monthly = monthly_metrics(mon)
+    return Replication(
+        monthly=monthly,
+        yearly=yearly_metrics(mon, monthly),
+        journeys=mon.journeys() if keep_journeys else None,
+        monitor=mon if keep_monitor else None,
+    )

@@ -1,0 +1,290 @@
+"""The scenario: its YAML schema, loading with ``extends:``, overrides, validation.
+
+A scenario file is a mapping validated by :class:`Scenario`. Unknown keys, wrong
+types, negative rates, shares that do not sum to one and dates outside the run
+all raise :class:`ScenarioError`, whose message names the file, the key path and
+what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .distributions import Duration
+
+SHARE_TOLERANCE = 1e-6
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+Rate = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+#: A number per calendar year, or one number for every year. A mapping is a step
+#: function: each listed year holds until the next listed year.
+YearlyValue = Rate | dict[int, Rate]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be run; the message says where and why."""
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_shares(shares: dict[str, float], what: str) -> None:
+    total = sum(shares.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ValueError(f"{what} must sum to 1 (got {total:g})")
+
+
+class Profile(_Block):
+    share: Probability
+    priority: int = Field(1, description="lower is served first on the waitlist")
+    stay: Duration
+
+
+class Inflow(_Block):
+    per_year: YearlyValue
+    growth_per_year: float = Field(0.0, ge=-1.0, description="relative yearly trend on a single per_year number")
+    municipalities: dict[str, Probability] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sum(self):
+        _check_shares(self.municipalities, "municipality shares")
+        return self
+
+
+class Waitlist(_Block):
+    policy: Literal["per_provider", "central"] = "per_provider"
+    withdrawal_per_year: Rate = 0.0
+    max_length: Count | None = Field(None, description="per list; arrivals finding it full are turned away")
+
+
+class CapacityChange(_Block):
+    date: dt.date
+    places: Count
+
+
+class Provider(_Block):
+    places: Count
+    inflow_share: Probability
+    bridging: bool = False
+    schedule: list[CapacityChange] = []
+
+    @model_validator(mode="after")
+    def _sorted(self):
+        dates = [c.date for c in self.schedule]
+        if dates != sorted(dates):
+            raise ValueError("schedule dates must be in increasing order")
+        return self
+
+
+class Bridging(_Block):
+    places: Count | None = Field(0, description="null = unlimited")
+    withdrawal_factor: Rate = 1.0
+    stay_factor: Annotated[float, Field(gt=0)] = 1.0
+
+
+class Contingent(_Block):
+    units_per_year: YearlyValue
+    bw_share: Probability
+    release: Literal["monthly", "poisson"] = "monthly"
+    carry_over: bool = False
+
+
+class Housing(_Block):
+    contingent_share: Probability
+    contingent: Contingent
+    other_route_delay: Duration
+
+
+class Destinations(_Block):
+    independent: Probability
+    intramural: Probability
+    died_or_moved: Probability
+
+    @model_validator(mode="after")
+    def _sum(self):
+        _check_shares(self.model_dump(), "destination probabilities")
+        return self
+
+
+class Uitstroom(_Block):
+    early_exit_per_year: Rate = 0.0
+    destinations: Destinations
+    housing: Housing
+
+
+class Ambulant(_Block):
+    places: Count | None = Field(None, description="null = unlimited")
+    duration: Duration
+
+
+class Relapse(_Block):
+    probability: Probability = 0.0
+    delay: Duration = {"dist": "fixed", "value": 1.0}
+
+
+class Initial(_Block):
+    residents: Count | None = Field(None, description="default: every place occupied")
+    ready_to_leave: Count = 0
+    waiting: Count = 0
+    waited: Duration = {"dist": "fixed", "value": 0.0}
+
+    @model_validator(mode="after")
+    def _ready_within(self):
+        if self.residents is not None and self.ready_to_leave > self.residents:
+            raise ValueError("ready_to_leave cannot exceed residents")
+        return self
+
+
+class Scenario(_Block):
+    name: str
+    description: str = ""
+    start: dt.date
+    end: dt.date
+    profiles: dict[str, Profile] = Field(min_length=1)
+    inflow: Inflow
+    waitlist: Waitlist = Waitlist()
+    providers: dict[str, Provider] = Field(min_length=1)
+    bridging: Bridging = Bridging()
+    uitstroom: Uitstroom
+    ambulant: Ambulant
+    relapse: Relapse = Relapse()
+    initial: Initial = Initial()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        _check_shares({k: p.share for k, p in self.profiles.items()}, "profile shares")
+        _check_shares({k: p.inflow_share for k, p in self.providers.items()}, "provider inflow_share")
+        for name, provider in self.providers.items():
+            for change in provider.schedule:
+                if not self.start <= change.date <= self.end:
+                    raise ValueError(
+                        f"providers.{name}.schedule: date {change.date} is outside the run ({self.start} to {self.end})"
+                    )
+        for key, value in (("inflow.per_year", self.inflow.per_year),
+                           ("uitstroom.housing.contingent.units_per_year",
+                            self.uitstroom.housing.contingent.units_per_year)):
+            if isinstance(value, dict) and min(value) > self.start.year:
+                raise ValueError(f"{key}: the first year listed ({min(value)}) is after the start year {self.start.year}")
+        residents = self.initial_residents
+        if self.initial.ready_to_leave > residents:
+            raise ValueError("initial.ready_to_leave cannot exceed the initial residents")
+        return self
+
+    @property
+    def initial_residents(self) -> int:
+        if self.initial.residents is not None:
+            return self.initial.residents
+        return sum(p.places for p in self.providers.values())
+
+    def digest(self) -> str:
+        """A short hash of the resolved scenario, for the manifest."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def value_in_year(value: float | dict[int, float], year: int) -> float:
+    """A :data:`YearlyValue` for one calendar year (step function over listed years)."""
+    if not isinstance(value, dict):
+        return float(value)
+    listed = [y for y in sorted(value) if y <= year]
+    return float(value[listed[-1]]) if listed else float(value[min(value)])
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ScenarioError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping of keys at the top level")
+    return data
+
+
+def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The scenario mapping with ``extends:`` resolved (paths relative to the file)."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ScenarioError(f"{path}: extends: forms a cycle")
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{path}: extends: expected a file name, got {parent!r}")
+    return _deep_merge(load_raw(path.parent / parent, _seen + (path,)), data)
+
+
+def apply_override(data: dict, assignment: str) -> dict:
+    """Apply one ``key.path=value`` (the value is read as YAML: numbers, lists, …)."""
+    if "=" not in assignment:
+        raise ScenarioError(f"--set {assignment}: expected key.path=value")
+    key, raw = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ScenarioError(f"--set {assignment}: empty key path")
+    value = yaml.safe_load(raw) if raw.strip() else None
+    out = _deep_merge(data, {})
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, dict) else {}
+        node = node[part]
+    node[parts[-1]] = value
+    return out
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union")))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        where = f"{source}: {loc}" if loc else source
+        got = err.get("input")
+        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{where}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(source, exc)) from None
+
+
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Load, resolve ``extends:``, apply ``--set`` overrides and validate."""
+    data = load_raw(path)
+    for assignment in overrides:
+        data = apply_override(data, assignment)
+    return from_mapping(data, str(path))
