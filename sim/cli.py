@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import scenario as scenario_mod
+from .executors import KINDS, open_executor, slots
 from .experiment import run_replications, summarise
 from .output import write_results
 
@@ -32,7 +33,7 @@ TABLE_METRICS = (
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -73,15 +74,33 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
     plots: bool = typer.Option(True, help="write PNG plots"),
+    executor: str = typer.Option("process", "--executor", help=f"where replications run: {' or '.join(KINDS)}"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Dask scheduler address tcp://host:port (default: a local cluster)"),
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
+    if executor not in KINDS:
+        fail(f"--executor {executor}: expected one of {', '.join(KINDS)}")
+    if scheduler and executor != "dask":
+        fail("--scheduler needs --executor dask")
     sc = load_scenario(scenario, set_)
     out = out or Path("results") / scenario.stem
     started = time.perf_counter()
-    with progress_bar("replications") as bar:
-        task = bar.add_task(f"{sc.name}", total=replications)
-        results = run_replications(sc, replications, seed=seed, workers=workers,
-                                   progress=lambda k: bar.advance(task, k))
+    pool = None
+    if executor == "dask":
+        try:
+            pool = open_executor("dask", workers=workers, scheduler=scheduler)
+        except (RuntimeError, OSError) as exc:
+            fail(f"cannot start the Dask executor: {exc}")
+    try:
+        with progress_bar("replications") as bar:
+            task = bar.add_task(f"{sc.name}", total=replications)
+            results = run_replications(sc, replications, seed=seed,
+                                       workers=slots(pool) if pool else workers, executor=pool,
+                                       progress=lambda k: bar.advance(task, k))
+    finally:
+        if pool is not None:
+            pool.shutdown()
     wall = time.perf_counter() - started
     write_results(results, out, wall, plots=plots)
     console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications"))
@@ -94,6 +113,20 @@ def check(scenario: Path = typer.Argument(..., help="scenario YAML file"),
     """Validate a scenario and print it as resolved."""
     sc = load_scenario(scenario, set_)
     console.print_json(sc.model_dump_json())
+
+
+def _register_commands() -> None:
+    """Import every module of ``sim.commands``; each adds its commands to ``app``."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover - console script entry

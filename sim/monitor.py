@@ -68,6 +68,7 @@ class Monitor:
         self.flows = np.zeros((len(FLOWS), calendar.n_intervals), dtype=np.int64)
         self.snap_levels = np.zeros((len(calendar.dates), n), dtype=np.int64)
         self.snap_area = np.zeros((len(calendar.dates), n))
+        self.snap_entries = np.zeros(len(calendar.dates), dtype=np.int64)
         self.snap_waited: list[np.ndarray] = []
         # one row per client leaving the waitlist
         self._j_join: list[float] = []
@@ -122,6 +123,7 @@ class Monitor:
             self.change(i, 0)  # bring every integral up to now
         self.snap_levels[index] = self.level
         self.snap_area[index] = self.area
+        self.snap_entries[index] = self.entries
         self.snap_waited.append(waited_days)
 
     def in_system(self) -> int:

@@ -34,7 +34,7 @@ class ScenarioError(ValueError):
 
 
 class _Block(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 def _check_shares(shares: dict[str, float], what: str) -> None:

@@ -1,0 +1,157 @@
+"""Behaviour of the full model on the Haarlem baseline: extremes, monotonicity under
+common random numbers, conservation, Little's law, reproducibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import scenario as sc_mod
+from sim.experiment import run_replications
+from sim.monitor import JOURNEY_PLACED, STATES, F, L
+from sim.replication import YEARLY, run_replication
+
+from .queueing import queue_scenario, t_interval
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
+REPS = 12
+
+
+def baseline(*overrides: str):
+    return sc_mod.load(BASELINE, overrides)
+
+
+def yearly(results, metric):
+    return results.yearly[:, YEARLY.index(metric), :]
+
+
+def test_no_places_means_nobody_placed():
+    sc = baseline(*(f"providers.{name}.places=0" for name in baseline().providers),
+                  "providers.PGB providers.schedule=[]", "initial.residents=0", "initial.ready_to_leave=0")
+    res = run_replications(sc, 4, seed=3, workers=1)
+    assert yearly(res, "admissions").sum() == 0
+    assert yearly(res, "occupied").sum() == 0
+    # the list only grows by arrivals and shrinks by withdrawals
+    waitlist = yearly(res, "waitlist")[:, -1]
+    expected = (sc.initial.waiting + yearly(res, "arrivals").sum(1) - yearly(res, "withdrawals").sum(1)
+                - yearly(res, "turned_away").sum(1))
+    assert np.array_equal(waitlist, expected)
+
+
+def test_unlimited_places_means_nobody_waits():
+    sc = baseline(*(f"providers.{name}.places=100000" for name in baseline().providers),
+                  "providers.PGB providers.schedule=[]")
+    for rep in range(3):
+        r = run_replication(sc, 5, rep, keep_journeys=True)
+        placed = r.journeys["how"] == JOURNEY_PLACED
+        waits = (r.journeys["left"] - r.journeys["joined"])[placed & (r.journeys["joined"] >= 0)]
+        assert waits.size > 500 and np.all(waits == 0)
+        assert np.all(r.monthly[0, 1:] == 0)  # waitlist empty after the start
+        assert r.yearly[YEARLY.index("withdrawals")].sum() == 0
+
+
+def test_more_places_shorter_waits_under_crn():
+    extra = [0, 20, 60]
+    waits = []
+    for k in extra:
+        res = run_replications(baseline(f"providers.RIBW K/AM.places={330 + k}"), REPS, seed=11, workers=1)
+        waits.append(np.nanmean(yearly(res, "wait_placed_mean")[:, 2:], axis=1))  # 2017-2022
+    means = [w.mean() for w in waits]
+    assert means[0] > means[1] > means[2], means
+    # paired differences (common random numbers) are significant
+    for a, b in ((0, 1), (1, 2)):
+        m, lo, hi = t_interval(waits[a] - waits[b], 0.01)
+        assert lo > 0, f"{extra[a]} vs {extra[b]} places: difference {m:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def test_larger_contingent_fewer_blocked_places():
+    base = run_replications(baseline(), REPS, seed=13, workers=1)
+    more = run_replications(baseline("uitstroom.housing.contingent.units_per_year=124"), REPS, seed=13, workers=1)
+    blocked_base = yearly(base, "blocked_place_days").sum(1)
+    blocked_more = yearly(more, "blocked_place_days").sum(1)
+    m, lo, hi = t_interval(blocked_base - blocked_more, 0.01)
+    assert lo > 0, f"place-days saved {m:.0f} [{lo:.0f}, {hi:.0f}]"
+    assert yearly(more, "ready_to_leave")[:, -1].mean() < yearly(base, "ready_to_leave")[:, -1].mean()
+
+
+def test_conservation_every_client_in_exactly_one_state():
+    sc = baseline("relapse.probability=0.5")  # exercise every state, relapses included
+    for rep in range(3):
+        mon = run_replication(sc, 17, rep, keep_monitor=True).monitor
+        states = mon.snap_levels[:, [L[s] for s in STATES]]
+        assert np.all(states >= 0)
+        assert np.array_equal(states.sum(1), mon.snap_entries)
+        assert mon.snap_entries[-1] == mon.entries > sc.initial_residents + sc.initial.waiting
+        # entries = initial stock + arrivals; every ended client is counted by its exit flow
+        flows = {name: mon.flows[F[name]].sum() for name in F}
+        assert mon.entries == sc.initial_residents + sc.initial.waiting + flows["arrivals"]
+        for state, flow in (("withdrawn", "withdrawals"), ("turned_away", "turned_away"),
+                            ("exit_intramural", "exits_intramural"), ("exit_died_or_moved", "exits_died_or_moved"),
+                            ("exit_early", "exits_early"), ("relapsed", "relapses")):
+            assert mon.level[L[state]] == flows[flow], state
+        left_for_home = sum(mon.level[L[s]] for s in ("ambulant_waiting", "ambulant", "at_home", "relapsed"))
+        assert left_for_home == flows["exits_independent"]
+        assert mon.level[L["relapsed"]] > 0
+        # places occupied never exceed places, but when places are cut
+        occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
+        assert np.all(occupied <= mon.snap_levels[:, L["places"]])
+
+
+def test_littles_law_on_the_waitlist_of_a_baseline_run():
+    """Sample-path Little's law: the area under the waitlist equals the summed time on the
+    list of every client, inside the run window (exact), and L = lambda W holds."""
+    sc = baseline()
+    r = run_replication(sc, 19, 0, keep_journeys=True, keep_monitor=True)
+    mon, j = r.monitor, r.journeys
+    horizon = mon.calendar.horizon
+    area = mon.snap_area[-1, L["waiting"]]
+    time_on_list = (np.minimum(j["left"], horizon) - np.maximum(j["joined"], 0)).sum()
+    still_waiting = np.minimum(mon.snap_waited[-1], horizon).sum()
+    assert area == pytest.approx(time_on_list + still_waiting, rel=1e-9)
+    # L = lambda W with lambda the joining rate and W the mean time on the list (both in the window)
+    joined = j["joined"].size + mon.snap_waited[-1].size
+    assert area / horizon == pytest.approx(joined / horizon * (time_on_list + still_waiting) / joined, rel=1e-9)
+
+
+def test_same_seed_same_numbers_and_different_seed_different():
+    sc = baseline()
+    a = run_replications(sc, 3, seed=21, workers=1)
+    b = run_replications(sc, 3, seed=21, workers=2)
+    c = run_replications(sc, 3, seed=22, workers=1)
+    assert np.array_equal(a.monthly, b.monthly, equal_nan=True)
+    assert np.array_equal(a.yearly, b.yearly, equal_nan=True)
+    assert not np.array_equal(a.monthly, c.monthly, equal_nan=True)
+
+
+def test_capacity_cut_closes_places_as_residents_leave():
+    """A place pool cut from 50 to 30 places: nobody is evicted, nobody is admitted until
+    occupancy is below 30, and from then on the pool follows the new number."""
+    data = queue_scenario(50, 20.0, {"dist": "exponential", "mean": 2.0, "unit": "years"}, years=6,
+                          initial={"residents": 50, "waiting": 40}).model_dump(mode="json")
+    data["providers"]["P"]["schedule"] = [{"date": "2001-01-01", "places": 30}]
+    sc = sc_mod.from_mapping(data)
+    mon = run_replication(sc, 23, 0, keep_monitor=True).monitor
+    i = mon.calendar.dates.index(dt.date(2001, 1, 1))
+    occupied = mon.snap_levels[:, L["in_care"]]
+    places = mon.snap_levels[:, L["places"]]
+    assert places[i - 1] == 50 and places[i] == 30
+    assert occupied[i] > places[i]  # nobody evicted
+    below = i + int(np.argmax(occupied[i:] <= places[i:]))
+    assert below > i + 3  # places close as residents leave, over months
+    assert np.all(np.diff(occupied[i:below + 1]) <= 0)
+    assert mon.flows[F["admissions"], i:below - 1].sum() == 0  # no admissions until below the new number
+    assert mon.flows[F["admissions"], below:].sum() > 0
+    assert np.all(occupied[below:] == 30)  # then full at the new size (the list is long)
+
+
+def test_bridging_slows_withdrawal():
+    none = run_replications(baseline("bridging.places=0"), REPS, seed=29, workers=1)
+    everyone = run_replications(baseline("bridging.places=null",
+                                         *(f"providers.{n}.bridging=true" for n in baseline().providers)),
+                                REPS, seed=29, workers=1)
+    assert yearly(none, "bridged").sum() == 0
+    m, lo, hi = t_interval(yearly(none, "withdrawals").sum(1) - yearly(everyone, "withdrawals").sum(1), 0.01)
+    assert lo > 0, f"withdrawals avoided {m:.1f} [{lo:.1f}, {hi:.1f}]"

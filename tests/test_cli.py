@@ -1,0 +1,86 @@
+"""The ``bwsim`` command line: outputs, reproducibility across worker counts, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from sim.cli import app
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_run_writes_a_complete_results_folder(tmp_path):
+    out = tmp_path / "res"
+    result = run("run", BASELINE, "-n", 3, "--seed", 4, "--workers", 1, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "waitlist" in result.output and "2022" in result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"series.csv", "summary.csv", "manifest.json", "waitlist.png", "occupied.png",
+            "ready_to_leave.png", "bridged.png", "flows.png"} <= names
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 4 and manifest["replications"] == 3
+    assert manifest["scenario"]["name"] == "Haarlem baseline" and len(manifest["scenario_hash"]) == 16
+    series = pd.read_csv(out / "series.csv")
+    assert list(series.columns) == ["replication", "date", "metric", "value"]
+    assert set(series.replication) == {0, 1, 2}
+    assert series.date.min() == "2015-01-01" and series.date.max() == "2023-01-01"
+    summary = pd.read_csv(out / "summary.csv")
+    row = summary[(summary.metric == "waitlist") & (summary.year == 2022)].iloc[0]
+    assert row.ci_low <= row["mean"] <= row.ci_high
+    assert {"wait_placed_median", "waited_median", "exits_independent"} <= set(summary.metric)
+
+
+def test_series_identical_with_one_and_two_workers(tmp_path):
+    for workers in (1, 2):
+        assert run("run", BASELINE, "-n", 4, "--seed", 8, "-w", workers, "--no-plots",
+                   "--out", tmp_path / f"w{workers}").exit_code == 0
+    one = (tmp_path / "w1" / "series.csv").read_bytes()
+    two = (tmp_path / "w2" / "series.csv").read_bytes()
+    assert one == two and len(one) > 100_000
+
+
+def test_bad_input_exit_code_2_and_nothing_written(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {BASELINE}\nwaitlist: {{withdrawal_per_year: -1}}\n")
+    out = tmp_path / "res"
+    result = run("run", bad, "-n", 2, "--out", out)
+    assert result.exit_code == 2
+    assert "waitlist.withdrawal_per_year" in result.output and str(bad) in result.output
+    assert not out.exists()
+    result = run("run", tmp_path / "missing.yaml", "--out", out)
+    assert result.exit_code == 2 and "file not found" in result.output
+    result = run("run", BASELINE, "--set", "providers.SIG.places=many", "--out", out)
+    assert result.exit_code == 2 and "providers.SIG.places" in result.output
+    assert not out.exists()
+
+
+def test_failed_write_leaves_previous_results_intact(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    assert run("run", BASELINE, "-n", 2, "-w", 1, "--no-plots", "--out", out).exit_code == 0
+    before = (out / "series.csv").read_bytes()
+    import sim.output
+
+    def broken(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sim.output, "summarise", broken)
+    result = runner.invoke(app, ["run", str(BASELINE), "-n", "2", "-w", "1", "--seed", "9", "--no-plots",
+                                 "--out", str(out)])
+    assert result.exit_code != 0
+    assert (out / "series.csv").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no temporary folder left behind
+
+
+def test_check_prints_the_resolved_scenario():
+    result = run("check", BASELINE, "--set", "waitlist.policy=central")
+    assert result.exit_code == 0
+    assert '"policy": "central"' in result.output

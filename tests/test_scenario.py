@@ -1,0 +1,107 @@
+"""Scenario loading, extends/overrides, and one clear message for every kind of bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim import scenario as sc_mod
+from sim.distributions import DAYS_PER_YEAR, Empirical, Gamma, Lognormal, Weibull, length_biased_sample
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def child(tmp_path: Path, body: str) -> Path:
+    """A scenario extending the baseline with ``body``."""
+    return write(tmp_path, f"extends: {BASELINE}\n{body}")
+
+
+def test_baseline_loads_and_is_consistent():
+    sc = sc_mod.load(BASELINE)
+    assert sum(p.places for p in sc.providers.values()) == 634
+    assert sc.initial.waiting == 178
+    assert len(sc.digest()) == 16
+
+
+def test_extends_merges_and_set_overrides(tmp_path):
+    path = child(tmp_path, "name: child\nwaitlist: {policy: central}\n")
+    sc = sc_mod.load(path, ["providers.SIG.places=20", "inflow.per_year={2015: 100, 2018: 140}"])
+    assert sc.name == "child"
+    assert sc.waitlist.policy == "central"
+    assert sc.waitlist.withdrawal_per_year == 0.25  # inherited
+    assert sc.providers["SIG"].places == 20
+    assert sc_mod.value_in_year(sc.inflow.per_year, 2017) == 100
+    assert sc_mod.value_in_year(sc.inflow.per_year, 2019) == 140
+
+
+@pytest.mark.parametrize("body, key, expected", [
+    ("waitlist: {polcy: central}", "waitlist.polcy", "unknown key"),
+    ("inflow: {per_year: ten}", "inflow.per_year", "valid number"),
+    ("waitlist: {withdrawal_per_year: -0.1}", "waitlist.withdrawal_per_year", "greater than or equal to 0"),
+    ("providers: {SIG: {places: -3}}", "providers.SIG.places", "greater than or equal to 0"),
+    ("uitstroom: {destinations: {independent: 0.5, intramural: 0.29, died_or_moved: 0.12}}",
+     "uitstroom.destinations", "must sum to 1"),
+    ("providers: {SIG: {inflow_share: 0.5}}", "", "provider inflow_share must sum to 1"),
+    ("providers: {SIG: {schedule: [{date: 2030-01-01, places: 5}]}}", "", "outside the run"),
+    ("providers: {SIG: {schedule: [{date: 2018-01-01, places: 5}, {date: 2017-01-01, places: 6}]}}",
+     "providers.SIG", "schedule dates must be in increasing order"),
+    ("profiles: {regular: {stay: {dist: banana, mean: 3}}}", "profiles.regular.stay", "dist"),
+    ("end: 2014-01-01", "", "must be after start"),
+    ("bridging: {stay_factor: 0}", "bridging.stay_factor", "greater than 0"),
+])
+def test_bad_input_names_file_key_and_expectation(tmp_path, body, key, expected):
+    path = child(tmp_path, body)
+    with pytest.raises(sc_mod.ScenarioError) as info:
+        sc_mod.load(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert key in message
+    assert expected in message
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(sc_mod.ScenarioError, match="file not found"):
+        sc_mod.load(tmp_path / "nope.yaml")
+    with pytest.raises(sc_mod.ScenarioError, match="not valid YAML"):
+        sc_mod.load(write(tmp_path, "name: [unclosed"))
+    with pytest.raises(sc_mod.ScenarioError, match="expected key.path=value"):
+        sc_mod.load(BASELINE, ["inflow.per_year"])
+
+
+def test_extends_cycle_is_reported(tmp_path):
+    write(tmp_path, "extends: b.yaml\n", "a.yaml")
+    write(tmp_path, "extends: a.yaml\n", "b.yaml")
+    with pytest.raises(sc_mod.ScenarioError, match="cycle"):
+        sc_mod.load(tmp_path / "a.yaml")
+
+
+def test_resolved_scenario_round_trips(tmp_path):
+    sc = sc_mod.load(BASELINE)
+    path = write(tmp_path, yaml.safe_dump(sc.model_dump(mode="json"), allow_unicode=True))
+    assert sc_mod.load(path) == sc
+
+
+@pytest.mark.parametrize("law", [
+    Lognormal(dist="lognormal", mean=2.0, sd=1.5),
+    Gamma(dist="gamma", mean=2.0, sd=1.5),
+    Weibull(dist="weibull", shape=1.5, scale=2.0),
+    Empirical(dist="empirical", values=[1.0, 2.0, 6.0], weights=[1, 2, 1]),
+])
+def test_distribution_means_and_length_bias(law):
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    x = law.sample(rng, 200_000)
+    assert x.mean() == pytest.approx(law.mean_days(), rel=0.01)
+    # length-biased mean is E[S^2]/E[S]
+    biased = length_biased_sample(law, rng, 100_000)
+    assert biased.mean() == pytest.approx((x**2).mean() / x.mean(), rel=0.02)
+    assert law.mean_days() / DAYS_PER_YEAR > 0
