@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 
 import numpy as np
 
@@ -34,6 +35,10 @@ class Calendar:
         self.dates: list[dt.date] = dates
         self.days = np.array([self.day(d) for d in dates])
         self._bounds = self.days.tolist()
+
+    def date(self, day: float) -> dt.date:
+        """The calendar date holding simulation time ``day``."""
+        return self.start + dt.timedelta(days=math.floor(day))
 
     def day(self, date: dt.date) -> float:
         return float((date - self.start).days)

@@ -32,6 +32,7 @@ class Results:
     seed: int
     monthly: np.ndarray
     yearly: np.ndarray
+    municipal: np.ndarray  # [replication, municipality, metric, year]; metrics in replication.MUNICIPAL
 
     @property
     def calendar(self) -> Calendar:
@@ -45,15 +46,19 @@ class Results:
         """One row per replication, one column per year."""
         return pd.DataFrame(self.yearly[:, YEARLY.index(metric), :], columns=self.calendar.years)
 
+    @property
+    def municipalities(self) -> list[str]:
+        return list(self.scenario.inflow.municipalities)
+
     def monthly_values(self, metric: str) -> pd.DataFrame:
         return pd.DataFrame(self.monthly[:, MONTHLY.index(metric), :], columns=pd.to_datetime(self.calendar.dates))
 
 
-def _run_chunk(scenario: Scenario, seed: int, reps: list[int]) -> list[tuple[int, np.ndarray, np.ndarray]]:
+def _run_chunk(scenario: Scenario, seed: int, reps: list[int]) -> list[tuple[int, tuple[np.ndarray, ...]]]:
     out = []
     for r in reps:
         rep = run_replication(scenario, seed, r)
-        out.append((r, rep.monthly, rep.yearly))
+        out.append((r, (rep.monthly, rep.yearly, rep.municipal)))
     return out
 
 
@@ -70,11 +75,11 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
                      progress: Progress | None = None, executor: ProcessPoolExecutor | None = None) -> Results:
     """Run ``replications`` replications; ``progress(k)`` is called as k more finish."""
     workers = default_workers() if workers is None else workers
-    done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    done: dict[int, tuple[np.ndarray, ...]] = {}
 
     def collect(chunk):
-        for r, monthly, yearly in chunk:
-            done[r] = (monthly, yearly)
+        for r, arrays in chunk:
+            done[r] = arrays
         if progress:
             progress(len(chunk))
 
@@ -97,6 +102,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
         seed=seed,
         monthly=np.stack([done[r][0] for r in order]),
         yearly=np.stack([done[r][1] for r in order]),
+        municipal=np.stack([done[r][2] for r in order]),
     )
 
 

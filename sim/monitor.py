@@ -9,7 +9,9 @@ Three kinds of record, all kept here and nowhere else in the model:
 * **journeys** — one row per client leaving the waitlist (joined, left, how), so
   waits of those placed and times on the list can be summarised as registries do.
 
-An optional event log (one row per transition) is kept only when asked for.
+Levels, their integrals and flows are also kept per municipality of origin (the
+woonplaatsbeginsel), so that every day of care can be attributed. An optional
+event log (one row per transition) is kept only when asked for.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ STATES = (
     "ambulant_waiting",  # left BW for a home, waiting for an ambulant support slot
     "ambulant",  # left BW, receiving ambulant support
     "at_home",  # ambulant support ended, may still relapse
+    "beschermd_thuis",  # BW-level support at home instead of a place (ambulantisering)
     "withdrawn",  # left the waitlist without being placed
+    "removed_by_review",  # taken off the list after a waitlist review interview
     "turned_away",  # found the waitlist full
     "exit_intramural",  # left to another intramural setting (Wlz, GGZ, other BW)
     "exit_died_or_moved",  # died or moved out of the region
@@ -34,7 +38,7 @@ STATES = (
     "relapsed",  # came back into the inflow (counted again as a new entry)
 )
 #: Other gauges with a time integral (not part of the partition of clients).
-GAUGES = ("bridged", "bridging_waiting", "places")
+GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract")
 LEVELS = STATES + GAUGES
 L = {name: i for i, name in enumerate(LEVELS)}
 
@@ -51,6 +55,10 @@ FLOWS = (
     "exits_died_or_moved",
     "exits_early",
     "bridging_starts",
+    "review_removals",
+    "beschermd_thuis_starts",
+    "outside_contract_placements",
+    "conversions",  # residents entering with places converted from elsewhere (e.g. MO)
 )
 F = {name: i for i, name in enumerate(FLOWS)}
 
@@ -58,16 +66,23 @@ JOURNEY_PLACED, JOURNEY_WITHDRAWN = 0, 1
 
 
 class Monitor:
-    def __init__(self, calendar: Calendar, env, log_events: bool = False):
+    def __init__(self, calendar: Calendar, env, municipalities: int = 1, log_events: bool = False):
         self.calendar = calendar
         self.env = env
         n = len(LEVELS)
         self.level = [0] * n
         self.area = [0.0] * n
         self._since = [0.0] * n
+        self.municipalities = municipalities
+        self.mlevel = [[0] * municipalities for _ in range(n)]
+        self.marea = [[0.0] * municipalities for _ in range(n)]
+        self._msince = [[0.0] * municipalities for _ in range(n)]
         self.flows = np.zeros((len(FLOWS), calendar.n_intervals), dtype=np.int64)
+        self.mflows = np.zeros((len(FLOWS), calendar.n_intervals, municipalities), dtype=np.int64)
         self.snap_levels = np.zeros((len(calendar.dates), n), dtype=np.int64)
         self.snap_area = np.zeros((len(calendar.dates), n))
+        self.snap_mlevels = np.zeros((len(calendar.dates), n, municipalities), dtype=np.int64)
+        self.snap_marea = np.zeros((len(calendar.dates), n, municipalities))
         self.snap_entries = np.zeros(len(calendar.dates), dtype=np.int64)
         self.snap_waited: list[np.ndarray] = []
         # one row per client leaving the waitlist
@@ -79,29 +94,38 @@ class Monitor:
         self.events: list[tuple] | None = [] if log_events else None
 
     # -- levels
-    def change(self, level: int, delta: int) -> None:
+    def change(self, level: int, delta: int, municipality: int = -1) -> None:
+        """Change a level by ``delta``; with a municipality, its own level as well."""
         now = self.env.now
         self.area[level] += self.level[level] * (now - self._since[level])
         self._since[level] = now
         self.level[level] += delta
+        if municipality >= 0:
+            mlevel, since = self.mlevel[level], self._msince[level]
+            self.marea[level][municipality] += mlevel[municipality] * (now - since[municipality])
+            since[municipality] = now
+            mlevel[municipality] += delta
 
     def enter(self, client, state: int) -> None:
         self.entries += 1
         client.state = state
-        self.change(state, +1)
+        self.change(state, +1, client.municipality)
         if self.events is not None:
             self.events.append((self.env.now, client.id, "enter", LEVELS[state]))
 
     def move(self, client, state: int) -> None:
-        self.change(client.state, -1)
-        self.change(state, +1)
+        self.change(client.state, -1, client.municipality)
+        self.change(state, +1, client.municipality)
         client.state = state
         if self.events is not None:
             self.events.append((self.env.now, client.id, "move", LEVELS[state]))
 
     # -- flows and journeys
-    def count(self, flow: int, n: int = 1) -> None:
-        self.flows[flow, self.calendar.interval(self.env.now)] += n
+    def count(self, flow: int, client=None, n: int = 1) -> None:
+        i = self.calendar.interval(self.env.now)
+        self.flows[flow, i] += n
+        if client is not None:
+            self.mflows[flow, i, client.municipality] += n
 
     def left_waitlist(self, client, how: int) -> None:
         self._j_join.append(client.joined)
@@ -119,10 +143,17 @@ class Monitor:
 
     # -- snapshots
     def snapshot(self, index: int, waited_days: np.ndarray) -> None:
+        now = self.env.now
         for i in range(len(LEVELS)):
             self.change(i, 0)  # bring every integral up to now
+            mlevel, marea, since = self.mlevel[i], self.marea[i], self._msince[i]
+            for m in range(self.municipalities):
+                marea[m] += mlevel[m] * (now - since[m])
+                since[m] = now
         self.snap_levels[index] = self.level
         self.snap_area[index] = self.area
+        self.snap_mlevels[index] = np.array(self.mlevel).reshape(len(LEVELS), self.municipalities)
+        self.snap_marea[index] = np.array(self.marea).reshape(len(LEVELS), self.municipalities)
         self.snap_entries[index] = self.entries
         self.snap_waited.append(waited_days)
 

@@ -30,6 +30,8 @@ STOCKS = {
     "bridging_waitlist": ("bridging_waiting",),
     "ambulant": ("ambulant",),
     "ambulant_waitlist": ("ambulant_waiting",),
+    "beschermd_thuis": ("beschermd_thuis",),
+    "outside_contract": ("outside_contract",),
 }
 #: Time on the list so far of those still waiting (months), as registries report it.
 WAITED = ("waited_mean", "waited_median", "waited_p90")
@@ -39,11 +41,13 @@ DAYS = {
     "blocked_place_days": ("ready_to_leave",),
     "bridging_days": ("bridged",),
     "ambulant_days": ("ambulant",),
+    "beschermd_thuis_days": ("beschermd_thuis",),
+    "outside_contract_days": ("outside_contract",),
     "waiting_days": ("waiting",),
 }
 MONTHLY_STOCKS = tuple(STOCKS) + WAITED
 EXITS = ("exits_independent", "exits_intramural", "exits_died_or_moved", "exits_early")
-MONTHLY_FLOWS = FLOWS + ("exits",) + tuple(DAYS)
+MONTHLY_FLOWS = FLOWS + ("exits",) + tuple(DAYS) + ("cost",)
 MONTHLY = MONTHLY_STOCKS + MONTHLY_FLOWS
 #: Waits of those placed in the year (months).
 PLACED_WAITS = ("wait_placed_mean", "wait_placed_median", "wait_placed_p90", "placed")
@@ -53,11 +57,19 @@ YEARLY = MONTHLY + PLACED_WAITS
 KIND = {**{m: "stock" for m in MONTHLY_STOCKS}, **{m: "flow" for m in MONTHLY_FLOWS},
         **{m: "wait" for m in PLACED_WAITS}}
 
+#: Per municipality of origin, per year: stocks on 31 December, flows and care-days in the year, cost.
+MUNICIPAL_STOCKS = ("waitlist", "occupied", "bridged", "ambulant", "beschermd_thuis")
+MUNICIPAL_FLOWS = ("arrivals", "admissions", "outside_contract_placements")
+MUNICIPAL = (MUNICIPAL_STOCKS + MUNICIPAL_FLOWS
+             + ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
+                "outside_contract_days", "cost"))
+
 
 @dataclass
 class Replication:
     monthly: np.ndarray  # (len(MONTHLY), len(dates)); flows are NaN on the last date
     yearly: np.ndarray  # (len(YEARLY), len(years))
+    municipal: np.ndarray  # (municipalities, len(MUNICIPAL), len(years))
     journeys: dict | None = None
     monitor: Monitor | None = None
 
@@ -70,10 +82,20 @@ def _wait_stats(days: np.ndarray) -> tuple[float, float, float]:
 
 
 def _sum_levels(matrix: np.ndarray, states: tuple[str, ...]) -> np.ndarray:
+    """Sum of levels over states; works on [date, level] and [date, level, municipality] arrays."""
     return sum(matrix[:, L[s]] for s in states)
 
 
-def monthly_metrics(mon: Monitor) -> np.ndarray:
+def cost(sc: Scenario, days: dict[str, np.ndarray]) -> np.ndarray:
+    """Euros from care-days: contracted place-days, outside-contract days, bridging, ambulant, thuis."""
+    c = sc.costs
+    outside = days["outside_contract_days"]
+    return ((days["occupied_place_days"] - outside) * c.place_day + outside * c.outside_contract_day
+            + days["bridging_days"] * c.bridging_day + days["ambulant_days"] * c.ambulant_day
+            + days["beschermd_thuis_days"] * c.beschermd_thuis_day)
+
+
+def monthly_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
     cal = mon.calendar
     n = len(cal.dates)
     out = np.full((len(MONTHLY), n), np.nan)
@@ -87,6 +109,7 @@ def monthly_metrics(mon: Monitor) -> np.ndarray:
     out[row["exits"], :-1] = sum(mon.flows[FLOWS.index(e)] for e in EXITS)
     for name, states in DAYS.items():
         out[row[name], :-1] = np.diff(_sum_levels(mon.snap_area, states))
+    out[row["cost"], :-1] = cost(sc, {name: out[row[name], :-1] for name in DAYS})
     return out
 
 
@@ -102,9 +125,7 @@ def yearly_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:
     placed_year = np.array([(cal.start + dt.timedelta(days=float(t))).year for t in journeys["left"][placed]], int)
     placed_wait = (journeys["left"] - journeys["joined"])[placed]
     for k, year in enumerate(years):
-        end = dt.date(year + 1, 1, 1)
-        at = cal.dates.index(end) if end in cal.dates else len(cal.dates) - 1
-        in_year = starts == year
+        at, in_year = _year_end_index(cal, year), starts == year
         for i, name in enumerate(MONTHLY):
             if KIND[name] == "stock":
                 out[i, k] = monthly[i, at]
@@ -115,14 +136,41 @@ def yearly_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:
     return out
 
 
+def _year_end_index(cal, year: int) -> int:
+    end = dt.date(year + 1, 1, 1)
+    return cal.dates.index(end) if end in cal.dates else len(cal.dates) - 1
+
+
+def municipal_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
+    """What each municipality's residents hold and cost, year by year (the woonplaatsbeginsel)."""
+    cal = mon.calendar
+    years = cal.years
+    out = np.zeros((mon.municipalities, len(MUNICIPAL), len(years)))
+    row = {m: i for i, m in enumerate(MUNICIPAL)}
+    starts = np.array([d.year for d in cal.dates[:-1]])
+    days = {name: np.diff(_sum_levels(mon.snap_marea, states), axis=0) for name, states in DAYS.items()}
+    days["cost"] = cost(sc, days)  # [interval, municipality]
+    for k, year in enumerate(years):
+        at, in_year = _year_end_index(cal, year), starts == year
+        for name in MUNICIPAL_STOCKS:
+            out[:, row[name], k] = _sum_levels(mon.snap_mlevels[at:at + 1], STOCKS[name])[0]
+        for name in MUNICIPAL_FLOWS:
+            out[:, row[name], k] = mon.mflows[FLOWS.index(name)][in_year].sum(0)
+        for name in ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
+                     "outside_contract_days", "cost"):
+            out[:, row[name], k] = days[name][in_year].sum(0)
+    return out
+
+
 def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_journeys: bool = False,
                     keep_monitor: bool = False) -> Replication:
     world = World(scenario, seed, replication)
     mon = world.run()
-    monthly = monthly_metrics(mon)
+    monthly = monthly_metrics(mon, scenario)
     return Replication(
         monthly=monthly,
         yearly=yearly_metrics(mon, monthly),
+        municipal=municipal_metrics(mon, scenario),
         journeys=mon.journeys() if keep_journeys else None,
         monitor=mon if keep_monitor else None,
     )

@@ -60,10 +60,21 @@ class Inflow(_Block):
         return self
 
 
+class Review(_Block):
+    """Waitlist review: waiting clients interviewed, some of whom leave the list."""
+
+    per_year: Rate = 0.0
+    removal_share: Probability = 0.0
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
 class Waitlist(_Block):
     policy: Literal["per_provider", "central"] = "per_provider"
     withdrawal_per_year: Rate = 0.0
     max_length: Count | None = Field(None, description="per list; arrivals finding it full are turned away")
+    intake_stop: Count | None = Field(None, description="no new clients while the region's lists hold this many")
+    review: Review = Review()
 
 
 class CapacityChange(_Block):
@@ -76,6 +87,7 @@ class Provider(_Block):
     inflow_share: Probability
     bridging: bool = False
     schedule: list[CapacityChange] = []
+    waitlist_of: str | None = Field(None, description="fill these places from another provider's list")
 
     @model_validator(mode="after")
     def _sorted(self):
@@ -87,6 +99,7 @@ class Provider(_Block):
 
 class Bridging(_Block):
     places: Count | None = Field(0, description="null = unlimited")
+    for_everyone: bool = Field(False, description="every waiting client is eligible, whatever the provider")
     withdrawal_factor: Rate = 1.0
     stay_factor: Annotated[float, Field(gt=0)] = 1.0
 
@@ -94,8 +107,10 @@ class Bridging(_Block):
 class Contingent(_Block):
     units_per_year: YearlyValue
     bw_share: Probability
-    release: Literal["monthly", "poisson"] = "monthly"
+    release: Literal["monthly", "quarterly", "poisson"] = "monthly"
     carry_over: bool = False
+    extra_per_year: Rate = Field(0.0, description="extra units a year for BW only, from extra_from")
+    extra_from: dt.date | None = None
 
 
 class Housing(_Block):
@@ -124,6 +139,56 @@ class Uitstroom(_Block):
 class Ambulant(_Block):
     places: Count | None = Field(None, description="null = unlimited")
     duration: Duration
+
+
+class BeschermdThuis(_Block):
+    """Ambulantisering: a share of new clients is offered BW-level support at home instead
+    of a place. It needs a home and a slot; when either fails the client joins the list."""
+
+    share: Probability = 0.0
+    start: dt.date | None = None
+    home_probability: Probability = 1.0
+    places: Count | None = Field(None, description="null = unlimited")
+    duration: Duration = {"dist": "fixed", "value": 2.0}
+
+
+class OutsideContract(_Block):
+    """Urgent placements bought outside contract when no contracted place is free."""
+
+    per_year: Count = 0
+    profiles: list[str] = ["urgent"]
+
+
+class Conversion(_Block):
+    """A one-off conversion of places (e.g. MO into BW) whose residents become BW residents."""
+
+    date: dt.date
+    provider: str
+    places: Count
+
+
+class CapacityPath(_Block):
+    """Places for the whole region from each date, divided over the providers."""
+
+    changes: list[CapacityChange] = Field(min_length=1)
+    shrink: Literal["proportional", "largest_first"] = "proportional"
+
+    @model_validator(mode="after")
+    def _sorted(self):
+        dates = [c.date for c in self.changes]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("capacity_path dates must be in strictly increasing order")
+        return self
+
+
+class Costs(_Block):
+    """Euros per day of each kind of care (for cost per year and per municipality)."""
+
+    place_day: Rate = 0.0
+    bridging_day: Rate = 0.0
+    ambulant_day: Rate = 0.0
+    beschermd_thuis_day: Rate = 0.0
+    outside_contract_day: Rate = 0.0
 
 
 class Relapse(_Block):
@@ -158,6 +223,11 @@ class Scenario(_Block):
     ambulant: Ambulant
     relapse: Relapse = Relapse()
     initial: Initial = Initial()
+    capacity_path: CapacityPath | None = None
+    beschermd_thuis: BeschermdThuis = BeschermdThuis()
+    outside_contract: OutsideContract = OutsideContract()
+    conversions: list[Conversion] = []
+    costs: Costs = Costs()
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -165,12 +235,23 @@ class Scenario(_Block):
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         _check_shares({k: p.share for k, p in self.profiles.items()}, "profile shares")
         _check_shares({k: p.inflow_share for k, p in self.providers.items()}, "provider inflow_share")
+        dated = [(f"providers.{name}.schedule", c.date) for name, p in self.providers.items() for c in p.schedule]
+        dated += [("conversions", c.date) for c in self.conversions]
+        if self.capacity_path:
+            dated += [("capacity_path.changes", c.date) for c in self.capacity_path.changes]
+        for key, date in dated:
+            if not self.start <= date <= self.end:
+                raise ValueError(f"{key}: date {date} is outside the run ({self.start} to {self.end})")
         for name, provider in self.providers.items():
-            for change in provider.schedule:
-                if not self.start <= change.date <= self.end:
-                    raise ValueError(
-                        f"providers.{name}.schedule: date {change.date} is outside the run ({self.start} to {self.end})"
-                    )
+            target = provider.waitlist_of
+            if target is not None and (target not in self.providers or self.providers[target].waitlist_of):
+                raise ValueError(f"providers.{name}.waitlist_of: expected a provider with its own list, got {target!r}")
+        for conversion in self.conversions:
+            if conversion.provider not in self.providers:
+                raise ValueError(f"conversions: unknown provider {conversion.provider!r}")
+        for profile in self.outside_contract.profiles if self.outside_contract.per_year else ():
+            if profile not in self.profiles:
+                raise ValueError(f"outside_contract.profiles: unknown profile {profile!r}")
         for key, value in (("inflow.per_year", self.inflow.per_year),
                            ("uitstroom.housing.contingent.units_per_year",
                             self.uitstroom.housing.contingent.units_per_year)):

@@ -78,7 +78,11 @@ def test_larger_contingent_fewer_blocked_places():
 
 
 def test_conservation_every_client_in_exactly_one_state():
-    sc = baseline("relapse.probability=0.5")  # exercise every state, relapses included
+    sc = baseline("relapse.probability=0.5",  # exercise every state and lever
+                  "waitlist.review={per_year: 40, removal_share: 0.5}",
+                  "beschermd_thuis={share: 0.3, home_probability: 0.7, places: 30}",
+                  "outside_contract={per_year: 5}",
+                  "conversions=[{date: 2016-06-01, provider: SIG, places: 4}]")
     for rep in range(3):
         mon = run_replication(sc, 17, rep, keep_monitor=True).monitor
         states = mon.snap_levels[:, [L[s] for s in STATES]]
@@ -87,16 +91,20 @@ def test_conservation_every_client_in_exactly_one_state():
         assert mon.snap_entries[-1] == mon.entries > sc.initial_residents + sc.initial.waiting
         # entries = initial stock + arrivals; every ended client is counted by its exit flow
         flows = {name: mon.flows[F[name]].sum() for name in F}
-        assert mon.entries == sc.initial_residents + sc.initial.waiting + flows["arrivals"]
+        assert mon.entries == sc.initial_residents + sc.initial.waiting + flows["arrivals"] + flows["conversions"]
         for state, flow in (("withdrawn", "withdrawals"), ("turned_away", "turned_away"),
+                            ("removed_by_review", "review_removals"),
                             ("exit_intramural", "exits_intramural"), ("exit_died_or_moved", "exits_died_or_moved"),
                             ("exit_early", "exits_early"), ("relapsed", "relapses")):
             assert mon.level[L[state]] == flows[flow], state
-        left_for_home = sum(mon.level[L[s]] for s in ("ambulant_waiting", "ambulant", "at_home", "relapsed"))
-        assert left_for_home == flows["exits_independent"]
-        assert mon.level[L["relapsed"]] > 0
-        # places occupied never exceed places, but when places are cut
-        occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
+        at_home = sum(mon.level[L[s]] for s in ("ambulant_waiting", "ambulant", "at_home", "relapsed",
+                                                 "beschermd_thuis"))
+        assert at_home == flows["exits_independent"] + flows["beschermd_thuis_starts"]
+        for state in ("relapsed", "removed_by_review", "beschermd_thuis", "outside_contract"):
+            assert mon.level[L[state]] > 0, state
+        # contracted places occupied never exceed the places (no cuts here)
+        occupied = (mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
+                    - mon.snap_levels[:, L["outside_contract"]])
         assert np.all(occupied <= mon.snap_levels[:, L["places"]])
 
 

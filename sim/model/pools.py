@@ -90,6 +90,13 @@ class SlotPool:
     def _has_room(self) -> bool:
         return self.capacity is None or self.busy < self.capacity
 
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free now; never queue."""
+        if self._has_room():
+            self.busy += 1
+            return True
+        return False
+
     def request(self, client, start: Callable[[object], bool]) -> bool:
         """Give a slot now (True) or queue the client (False)."""
         if self._has_room():

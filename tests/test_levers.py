@@ -1,0 +1,199 @@
+"""Every policy lever does something, and acts the right way (common random numbers:
+the same seed for the baseline and the lever, differences paired by replication)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import scenario as sc_mod
+from sim.experiment import run_replications
+from sim.model.capacity import divide_places
+from sim.monitor import L
+from sim.replication import MONTHLY, MUNICIPAL, YEARLY, run_replication
+
+from .queueing import t_interval
+
+HAARLEM = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem"
+REPS, SEED = 8, 31
+
+
+@lru_cache(maxsize=None)
+def results(name: str, *overrides: str):
+    return run_replications(sc_mod.load(HAARLEM / f"{name}.yaml", overrides), REPS, seed=SEED, workers=1)
+
+
+def total(res, metric):
+    """Per replication, summed over the years."""
+    return res.yearly[:, YEARLY.index(metric), :].sum(1)
+
+
+def at_end(res, metric):
+    return res.yearly[:, YEARLY.index(metric), -1]
+
+
+def assert_paired_positive(a, b, what):
+    m, lo, hi = t_interval(np.asarray(a, float) - np.asarray(b, float), 0.01)
+    assert lo > 0, f"{what}: {m:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def test_every_haarlem_scenario_is_valid_and_documented():
+    for path in HAARLEM.glob("*.yaml"):
+        text = path.read_text()
+        assert text.startswith("#"), f"{path.name} must open with a comment saying which policy it is"
+        sc_mod.load(path)
+
+
+def test_divide_places_rules():
+    assert divide_places(10, [5, 3, 2]) == [5, 3, 2]
+    assert sum(divide_places(341, [330, 120, 70, 10, 104])) == 341
+    assert divide_places(6, [5, 3, 2], "largest_first") == [2, 2, 2]
+    assert divide_places(12, [5, 3, 2], "largest_first") == [5, 4, 3]
+
+
+def test_capacity_path_is_followed_once_residents_have_left():
+    sc = sc_mod.load(HAARLEM / "halve-intramural.yaml")
+    path = {c.date: c.places for c in sc.capacity_path.changes}
+    for rep in range(3):
+        mon = run_replication(sc, SEED, rep, keep_monitor=True).monitor
+        places = mon.snap_levels[:, L["places"]]
+        occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
+        for date, number in path.items():
+            assert places[mon.calendar.dates.index(date)] == number
+        # above the path nobody is admitted: occupancy only falls until it reaches the path
+        above = occupied[1:] > places[1:]
+        assert np.all(np.diff(occupied)[above] <= 0)
+        # a year after the last cut the region is within one place of the path
+        assert abs(occupied[-1] - path[dt.date(2022, 1, 1)]) <= 1
+
+
+def test_capacity_path_largest_first_cuts_the_big_provider():
+    sc = sc_mod.load(HAARLEM / "halve-intramural.yaml", ["capacity_path.shrink=largest_first"])
+    from sim.model.world import World
+
+    world = World(sc, SEED, 0)
+    world.run()
+    places = {p.name: p.capacity for p in world.providers}
+    assert places["SIG"] == 10 and places["RIBW K/AM"] < 120
+    assert sum(places.values()) == 341
+
+
+def test_ambulantisering_serves_clients_at_home_instead():
+    base, lever = results("baseline"), results("ambulantisering")
+    assert np.all(at_end(lever, "beschermd_thuis") > 0) and np.all(total(base, "beschermd_thuis_starts") == 0)
+    assert lever.monthly[:, MONTHLY.index("beschermd_thuis"), :].max() <= lever.scenario.beschermd_thuis.places
+    assert_paired_positive(at_end(base, "waitlist"), at_end(lever, "waitlist"), "waitlist shorter")
+    # without slots nobody gets beschermd thuis
+    none = results("ambulantisering", "beschermd_thuis.places=0")
+    assert total(none, "beschermd_thuis_starts").sum() == 0
+
+
+def test_more_contingent_never_increases_blocked_place_years():
+    base, more = results("baseline"), results("more-contingent")
+    blocked_base, blocked_more = total(base, "blocked_place_days"), total(more, "blocked_place_days")
+    assert np.all(blocked_more <= blocked_base), (blocked_base, blocked_more)
+    assert_paired_positive(blocked_base, blocked_more, "blocked place-days saved")
+    before = YEARLY.index("blocked_place_days")
+    # the extra units start in 2018: the years before are identical under CRN
+    assert np.array_equal(base.yearly[:, before, :3], more.yearly[:, before, :3])
+
+
+def test_central_waitlist_leaves_no_place_empty_while_anyone_waits():
+    for rep in range(2):
+        mon = run_replication(sc_mod.load(HAARLEM / "central-waitlist.yaml"), SEED, rep, keep_monitor=True).monitor
+        occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
+        waiting = mon.snap_levels[:, L["waiting"]] > 0
+        assert np.all(occupied[waiting] >= mon.snap_levels[waiting, L["places"]])
+    base, central = results("baseline"), results("central-waitlist")
+    wait = YEARLY.index("wait_placed_p90")
+    assert np.nanmean(central.yearly[:, wait, 2:]) < np.nanmean(base.yearly[:, wait, 2:])
+
+
+def test_bridging_for_everyone_bridges_everyone_waiting():
+    lever = results("bridging-for-everyone")
+    bridged = lever.monthly[:, MONTHLY.index("bridged"), :]
+    waiting = lever.monthly[:, MONTHLY.index("waitlist"), :]
+    assert np.array_equal(bridged, waiting)
+    assert np.all(lever.monthly[:, MONTHLY.index("bridging_waitlist"), :] == 0)
+    base = results("baseline")
+    assert_paired_positive(total(base, "withdrawals"), total(lever, "withdrawals"), "fewer withdrawals")
+
+
+def test_waitlist_review_removes_a_share_of_those_interviewed():
+    base, lever = results("baseline"), results("waitlist-review")
+    assert total(base, "review_removals").sum() == 0
+    removed = total(lever, "review_removals")
+    spec = lever.scenario.waitlist.review
+    expected = spec.per_year * 6 * spec.removal_share  # 2017-2022
+    m, lo, hi = t_interval(removed, 0.001)
+    assert lo <= expected <= hi, f"removed {m:.1f} [{lo:.1f}, {hi:.1f}] vs {expected:.1f}"
+    assert_paired_positive(at_end(base, "waitlist"), at_end(lever, "waitlist"), "waitlist shorter")
+
+
+def test_intake_stop_caps_the_list():
+    lever = results("intake-stop")
+    waiting = lever.monthly[:, MONTHLY.index("waitlist"), 1:]
+    stop = lever.scenario.waitlist.intake_stop
+    assert waiting.max() <= max(stop, lever.scenario.initial.waiting)
+    assert np.all(total(lever, "turned_away") > 0)
+
+
+def test_urgent_outside_contract_within_the_yearly_number():
+    lever = results("urgent-outside-contract")
+    per_year = lever.scenario.outside_contract.per_year
+    placements = lever.yearly[:, YEARLY.index("outside_contract_placements"), :]
+    assert placements.max() <= per_year and placements.sum() > 0
+    base = results("baseline")
+    assert_paired_positive(total(lever, "cost"), total(base, "cost"), "extra cost")
+
+
+def test_new_location_is_filled_from_another_list():
+    base, lever = results("baseline"), results("new-locations")
+    assert np.all(at_end(lever, "occupied") == at_end(base, "occupied") + 20)
+    assert_paired_positive(at_end(base, "waitlist"), at_end(lever, "waitlist"), "waitlist shorter")
+
+
+def test_mo_conversion_adds_places_and_residents_at_the_date():
+    lever = results("mo-conversion")
+    i = lever.calendar.dates.index(dt.date(2017, 4, 1))
+    places = lever.monthly[:, MONTHLY.index("places"), :]
+    assert np.all(places[:, i] - places[:, i - 1] == 10)
+    assert np.all(lever.yearly[:, YEARLY.index("conversions"), 2] == 10)
+    assert np.all(total(lever, "conversions") == 10)
+
+
+def test_outflow_support_shortens_blockage():
+    base, lever = results("baseline"), results("outflow-support")
+    assert_paired_positive(total(base, "blocked_place_days"), total(lever, "blocked_place_days"), "blocked days")
+    assert_paired_positive(total(base, "relapses"), total(lever, "relapses"), "relapses")
+
+
+@pytest.mark.parametrize("name", ["baseline", "ambulantisering", "urgent-outside-contract"])
+def test_cost_adds_up_and_is_attributed_to_municipalities(name):
+    res = results(name)
+    c = res.scenario.costs
+    days = {m: res.yearly[:, YEARLY.index(m), :] for m in
+            ("occupied_place_days", "outside_contract_days", "bridging_days", "ambulant_days", "beschermd_thuis_days")}
+    expected = ((days["occupied_place_days"] - days["outside_contract_days"]) * c.place_day
+                + days["outside_contract_days"] * c.outside_contract_day + days["bridging_days"] * c.bridging_day
+                + days["ambulant_days"] * c.ambulant_day + days["beschermd_thuis_days"] * c.beschermd_thuis_day)
+    assert np.allclose(res.yearly[:, YEARLY.index("cost"), :], expected)
+    # woonplaatsbeginsel: the municipalities' costs add up to the region's in every replication and year
+    by_muni = res.municipal[:, :, MUNICIPAL.index("cost"), :].sum(1)
+    assert np.allclose(by_muni, res.yearly[:, YEARLY.index("cost"), :], rtol=1e-9)
+    for metric in ("occupied", "waitlist", "arrivals", "admissions"):
+        assert np.array_equal(res.municipal[:, :, MUNICIPAL.index(metric), :].sum(1),
+                              res.yearly[:, YEARLY.index(metric), :]), metric
+
+
+def test_municipality_with_zero_share_has_no_new_clients():
+    sc = sc_mod.load(HAARLEM / "baseline.yaml", ["inflow.municipalities.Uitgeest=0",
+                                                   "inflow.municipalities.Haarlem=0.408"])
+    res = run_replications(sc, 3, seed=SEED, workers=1)
+    uitgeest = res.municipalities.index("Uitgeest")
+    assert res.municipal[:, uitgeest, MUNICIPAL.index("arrivals"), :].sum() == 0
+    assert res.municipal[:, res.municipalities.index("Haarlem"), MUNICIPAL.index("arrivals"), :].sum() > 0
