@@ -32,7 +32,7 @@ class Results:
     seed: int
     monthly: np.ndarray
     yearly: np.ndarray
-    municipal: np.ndarray  # [replication, municipality, metric, year]; metrics in replication.MUNICIPAL
+    municipal: np.ndarray  # [replication, municipality, cohort, metric, year]; see replication.municipal_metrics
 
     @property
     def calendar(self) -> Calendar:

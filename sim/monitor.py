@@ -9,8 +9,9 @@ Three kinds of record, all kept here and nowhere else in the model:
 * **journeys** — one row per client leaving the waitlist (joined, left, how), so
   waits of those placed and times on the list can be summarised as registries do.
 
-Levels, their integrals and flows are also kept per municipality of origin (the
-woonplaatsbeginsel), so that every day of care can be attributed. An optional
+Levels, their integrals and flows are also kept per attribution group — the
+municipality of origin (the woonplaatsbeginsel) and the cohort (in care before the
+cohort date or not) — so that every day of care can be attributed. An optional
 event log (one row per transition) is kept only when asked for.
 """
 
@@ -66,23 +67,23 @@ JOURNEY_PLACED, JOURNEY_WITHDRAWN = 0, 1
 
 
 class Monitor:
-    def __init__(self, calendar: Calendar, env, municipalities: int = 1, log_events: bool = False):
+    def __init__(self, calendar: Calendar, env, groups: int = 1, log_events: bool = False):
         self.calendar = calendar
         self.env = env
         n = len(LEVELS)
         self.level = [0] * n
         self.area = [0.0] * n
         self._since = [0.0] * n
-        self.municipalities = municipalities
-        self.mlevel = [[0] * municipalities for _ in range(n)]
-        self.marea = [[0.0] * municipalities for _ in range(n)]
-        self._msince = [[0.0] * municipalities for _ in range(n)]
+        self.groups = groups
+        self.mlevel = [[0] * groups for _ in range(n)]
+        self.marea = [[0.0] * groups for _ in range(n)]
+        self._msince = [[0.0] * groups for _ in range(n)]
         self.flows = np.zeros((len(FLOWS), calendar.n_intervals), dtype=np.int64)
-        self.mflows = np.zeros((len(FLOWS), calendar.n_intervals, municipalities), dtype=np.int64)
+        self.mflows = np.zeros((len(FLOWS), calendar.n_intervals, groups), dtype=np.int64)
         self.snap_levels = np.zeros((len(calendar.dates), n), dtype=np.int64)
         self.snap_area = np.zeros((len(calendar.dates), n))
-        self.snap_mlevels = np.zeros((len(calendar.dates), n, municipalities), dtype=np.int64)
-        self.snap_marea = np.zeros((len(calendar.dates), n, municipalities))
+        self.snap_mlevels = np.zeros((len(calendar.dates), n, groups), dtype=np.int64)
+        self.snap_marea = np.zeros((len(calendar.dates), n, groups))
         self.snap_entries = np.zeros(len(calendar.dates), dtype=np.int64)
         self.snap_waited: list[np.ndarray] = []
         # one row per client leaving the waitlist
@@ -94,38 +95,44 @@ class Monitor:
         self.events: list[tuple] | None = [] if log_events else None
 
     # -- levels
-    def change(self, level: int, delta: int, municipality: int = -1) -> None:
-        """Change a level by ``delta``; with a municipality, its own level as well."""
+    def change(self, level: int, delta: int, group: int = -1) -> None:
+        """Change a level by ``delta``; with an attribution group, the group's level as well."""
         now = self.env.now
         self.area[level] += self.level[level] * (now - self._since[level])
         self._since[level] = now
         self.level[level] += delta
-        if municipality >= 0:
+        if group >= 0:
             mlevel, since = self.mlevel[level], self._msince[level]
-            self.marea[level][municipality] += mlevel[municipality] * (now - since[municipality])
-            since[municipality] = now
-            mlevel[municipality] += delta
+            self.marea[level][group] += mlevel[group] * (now - since[group])
+            since[group] = now
+            mlevel[group] += delta
 
     def enter(self, client, state: int) -> None:
         self.entries += 1
         client.state = state
-        self.change(state, +1, client.municipality)
+        self.change(state, +1, client.group)
         if self.events is not None:
             self.events.append((self.env.now, client.id, "enter", LEVELS[state]))
 
     def move(self, client, state: int) -> None:
-        self.change(client.state, -1, client.municipality)
-        self.change(state, +1, client.municipality)
+        self.change(client.state, -1, client.group)
+        self.change(state, +1, client.group)
         client.state = state
         if self.events is not None:
             self.events.append((self.env.now, client.id, "move", LEVELS[state]))
 
     # -- flows and journeys
+    def regroup(self, client, group: int) -> None:
+        """Attribute the client to another group from now on (its current state moves along)."""
+        self.change(client.state, -1, client.group)
+        self.change(client.state, +1, group)
+        client.group = group
+
     def count(self, flow: int, client=None, n: int = 1) -> None:
         i = self.calendar.interval(self.env.now)
         self.flows[flow, i] += n
         if client is not None:
-            self.mflows[flow, i, client.municipality] += n
+            self.mflows[flow, i, client.group] += n
 
     def left_waitlist(self, client, how: int) -> None:
         self._j_join.append(client.joined)
@@ -147,13 +154,13 @@ class Monitor:
         for i in range(len(LEVELS)):
             self.change(i, 0)  # bring every integral up to now
             mlevel, marea, since = self.mlevel[i], self.marea[i], self._msince[i]
-            for m in range(self.municipalities):
+            for m in range(self.groups):
                 marea[m] += mlevel[m] * (now - since[m])
                 since[m] = now
         self.snap_levels[index] = self.level
         self.snap_area[index] = self.area
-        self.snap_mlevels[index] = np.array(self.mlevel).reshape(len(LEVELS), self.municipalities)
-        self.snap_marea[index] = np.array(self.marea).reshape(len(LEVELS), self.municipalities)
+        self.snap_mlevels[index] = np.array(self.mlevel).reshape(len(LEVELS), self.groups)
+        self.snap_marea[index] = np.array(self.marea).reshape(len(LEVELS), self.groups)
         self.snap_entries[index] = self.entries
         self.snap_waited.append(waited_days)
 

@@ -69,7 +69,7 @@ MUNICIPAL = (MUNICIPAL_STOCKS + MUNICIPAL_FLOWS
 class Replication:
     monthly: np.ndarray  # (len(MONTHLY), len(dates)); flows are NaN on the last date
     yearly: np.ndarray  # (len(YEARLY), len(years))
-    municipal: np.ndarray  # (municipalities, len(MUNICIPAL), len(years))
+    municipal: np.ndarray  # (municipalities, 2 cohorts, len(MUNICIPAL), len(years)); see municipal_metrics
     journeys: dict | None = None
     monitor: Monitor | None = None
 
@@ -142,10 +142,14 @@ def _year_end_index(cal, year: int) -> int:
 
 
 def municipal_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
-    """What each municipality's residents hold and cost, year by year (the woonplaatsbeginsel)."""
+    """What each municipality's residents hold and cost, year by year (the woonplaatsbeginsel).
+
+    Shape (municipality, cohort, metric, year). Cohort 0: clients in care before
+    ``attribution.cohort_date`` (none when it is not set); cohort 1: everyone else.
+    """
     cal = mon.calendar
     years = cal.years
-    out = np.zeros((mon.municipalities, len(MUNICIPAL), len(years)))
+    out = np.zeros((mon.groups, len(MUNICIPAL), len(years)))
     row = {m: i for i, m in enumerate(MUNICIPAL)}
     starts = np.array([d.year for d in cal.dates[:-1]])
     days = {name: np.diff(_sum_levels(mon.snap_marea, states), axis=0) for name, states in DAYS.items()}
@@ -159,7 +163,8 @@ def municipal_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
         for name in ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
                      "outside_contract_days", "cost"):
             out[:, row[name], k] = days[name][in_year].sum(0)
-    return out
+    n = mon.groups // 2
+    return out.reshape(2, n, len(MUNICIPAL), len(years)).transpose(1, 0, 2, 3)
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_journeys: bool = False,

@@ -191,6 +191,13 @@ class Costs(_Block):
     outside_contract_day: Rate = 0.0
 
 
+class Attribution(_Block):
+    """How costs are attributed: by municipality of origin, and by cohort for the two-track
+    verdeelmodel (clients in care before ``cohort_date`` stay with the centrumgemeente)."""
+
+    cohort_date: dt.date | None = None
+
+
 class Relapse(_Block):
     probability: Probability = 0.0
     delay: Duration = {"dist": "fixed", "value": 1.0}
@@ -228,6 +235,7 @@ class Scenario(_Block):
     outside_contract: OutsideContract = OutsideContract()
     conversions: list[Conversion] = []
     costs: Costs = Costs()
+    attribution: Attribution = Attribution()
 
     @model_validator(mode="after")
     def _consistent(self):

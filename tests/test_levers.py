@@ -183,10 +183,10 @@ def test_cost_adds_up_and_is_attributed_to_municipalities(name):
                 + days["ambulant_days"] * c.ambulant_day + days["beschermd_thuis_days"] * c.beschermd_thuis_day)
     assert np.allclose(res.yearly[:, YEARLY.index("cost"), :], expected)
     # woonplaatsbeginsel: the municipalities' costs add up to the region's in every replication and year
-    by_muni = res.municipal[:, :, MUNICIPAL.index("cost"), :].sum(1)
+    by_muni = res.municipal[:, :, :, MUNICIPAL.index("cost"), :].sum((1, 2))
     assert np.allclose(by_muni, res.yearly[:, YEARLY.index("cost"), :], rtol=1e-9)
     for metric in ("occupied", "waitlist", "arrivals", "admissions"):
-        assert np.array_equal(res.municipal[:, :, MUNICIPAL.index(metric), :].sum(1),
+        assert np.array_equal(res.municipal[:, :, :, MUNICIPAL.index(metric), :].sum((1, 2)),
                               res.yearly[:, YEARLY.index(metric), :]), metric
 
 
@@ -195,5 +195,22 @@ def test_municipality_with_zero_share_has_no_new_clients():
                                                    "inflow.municipalities.Haarlem=0.408"])
     res = run_replications(sc, 3, seed=SEED, workers=1)
     uitgeest = res.municipalities.index("Uitgeest")
-    assert res.municipal[:, uitgeest, MUNICIPAL.index("arrivals"), :].sum() == 0
-    assert res.municipal[:, res.municipalities.index("Haarlem"), MUNICIPAL.index("arrivals"), :].sum() > 0
+    assert res.municipal[:, uitgeest, :, MUNICIPAL.index("arrivals"), :].sum() == 0
+    assert res.municipal[:, res.municipalities.index("Haarlem"), :, MUNICIPAL.index("arrivals"), :].sum() > 0
+
+
+def test_two_track_cohorts_split_existing_from_new_clients():
+    """With a cohort date, clients in care before it (cohort 0) are a closed group: no new
+    clients join it afterwards, its cost only falls, and the split leaves the totals unchanged."""
+    plain = run_replications(sc_mod.load(HAARLEM / "baseline.yaml"), 3, seed=SEED, workers=1)
+    split = run_replications(sc_mod.load(HAARLEM / "baseline.yaml", ["attribution.cohort_date=2019-01-01"]),
+                             3, seed=SEED, workers=1)
+    assert np.array_equal(plain.yearly, split.yearly, equal_nan=True)
+    assert plain.municipal[:, :, 0].sum() == 0  # no cohort date: everyone is "new"
+    existing = split.municipal[:, :, 0]  # [rep, muni, metric, year]
+    years = split.calendar.years
+    after = [k for k, y in enumerate(years) if y >= 2019]
+    assert existing[..., MUNICIPAL.index("admissions"), :][..., after].sum() == 0
+    in_bw = existing[..., MUNICIPAL.index("occupied"), :].sum(1)  # [rep, year]
+    assert np.all(np.diff(in_bw[:, after[0] - 1:], axis=1) <= 0) and in_bw[:, after[0] - 1].min() > 500
+    assert np.allclose(split.municipal.sum(2), plain.municipal.sum(2))

@@ -34,7 +34,7 @@ _EXIT_FLOW = {INTRAMURAL: F["exits_intramural"], DIED_OR_MOVED: F["exits_died_or
 
 class Client:
     __slots__ = (
-        "id", "profile", "priority", "municipality", "provider", "joined", "state",
+        "id", "profile", "priority", "municipality", "group", "provider", "joined", "state",
         "waitlist", "placed", "place", "bridged", "was_bridged", "bridge_queued",
         "w_unit", "w_rate", "w_since", "w_version",
         "stay", "early", "destination", "contingent", "other_route", "ambulant",
@@ -114,7 +114,12 @@ class World:
         self.env = simpy.Environment()
         self.calendar = Calendar(sc.start, sc.end)
         self.streams = Streams(seed, replication)
-        self.monitor = Monitor(self.calendar, self.env, len(sc.inflow.municipalities), log_events)
+        # costs are attributed per municipality and cohort: group m = in care before the cohort
+        # date (the two-track verdeelmodel's existing clients), group M + m = everyone else
+        self._n_municipalities = len(sc.inflow.municipalities)
+        cohort = sc.attribution.cohort_date
+        self._cohort_day = self.calendar.day(cohort) if cohort else -math.inf
+        self.monitor = Monitor(self.calendar, self.env, 2 * self._n_municipalities, log_events)
         self._next_id = 0
         self._profiles = list(sc.profiles.values())
         self._withdrawal_rate = Calendar.per_day(sc.waitlist.withdrawal_per_year)
@@ -236,7 +241,7 @@ class World:
         c.w_since = self.env.now
         self._schedule_withdrawal(c)
         if self.providers[c.provider].bridging:
-            self.monitor.change(L["bridging_waiting"], +1, c.municipality)
+            self.monitor.change(L["bridging_waiting"], +1, c.group)
             c.bridge_queued = True
             self.bridging.request(c, self._start_bridging)
         for provider in wl.providers:
@@ -272,8 +277,8 @@ class World:
             return False
         c.bridge_queued = False
         c.bridged = c.was_bridged = True
-        self.monitor.change(L["bridging_waiting"], -1, c.municipality)
-        self.monitor.change(L["bridged"], +1, c.municipality)
+        self.monitor.change(L["bridging_waiting"], -1, c.group)
+        self.monitor.change(L["bridged"], +1, c.group)
         self.monitor.count(F["bridging_starts"], c)
         now = self.env.now
         c.w_unit -= c.w_rate * (now - c.w_since)
@@ -286,11 +291,11 @@ class World:
         """Leaving the list ends bridging (or the wait for it)."""
         if c.bridged:
             c.bridged = False
-            self.monitor.change(L["bridged"], -1, c.municipality)
+            self.monitor.change(L["bridged"], -1, c.group)
             self.bridging.release()
         elif c.bridge_queued:
             c.bridge_queued = False
-            self.monitor.change(L["bridging_waiting"], -1, c.municipality)
+            self.monitor.change(L["bridging_waiting"], -1, c.group)
 
     # ------------------------------------------------------------ places
 
@@ -307,6 +312,8 @@ class World:
         c.place = provider
         self._end_waiting(c)
         self.monitor.left_waitlist(c, JOURNEY_PLACED)
+        if self.env.now < self._cohort_day:
+            self.monitor.regroup(c, c.municipality)
         self.monitor.move(c, L["in_care"])
         self.monitor.count(F["admissions"], c)
         c.placed.succeed(PLACED)
@@ -318,7 +325,7 @@ class World:
             return
         self.outside_used[year] = self.outside_used.get(year, 0) + 1
         c.waitlist.discard(c)
-        self.monitor.change(L["outside_contract"], +1, c.municipality)
+        self.monitor.change(L["outside_contract"], +1, c.group)
         self.monitor.count(F["outside_contract_placements"], c)
         self.admit(c, self.outside)
 
@@ -326,7 +333,7 @@ class World:
         provider = c.place
         provider.occupied -= 1
         if provider is self.outside:
-            self.monitor.change(L["outside_contract"], -1, c.municipality)
+            self.monitor.change(L["outside_contract"], -1, c.group)
         self.monitor.move(c, state)
         self.monitor.count(flow, c)
         self.fill(provider)
@@ -345,6 +352,7 @@ class World:
         c.profile = int(fates.profile[i])
         c.priority = self._profiles[c.profile].priority
         c.municipality = int(fates.municipality[i])
+        c.group = c.municipality + self._n_municipalities  # the "new" cohort until placed (see place_in)
         c.provider = int(fates.provider[i])
         c.joined = joined
         c.state = -1
@@ -375,6 +383,7 @@ class World:
         fates = Fates.draw(self.sc, self.streams, "reentry.", 1)
         c = self._new_client(fates, 0, self.env.now)
         c.municipality = old.municipality
+        c.group = old.municipality + self._n_municipalities
         return c
 
     def arrival_times(self) -> np.ndarray:
@@ -432,6 +441,8 @@ class World:
         """A resident who is in a place without having come through the list (start, conversion)."""
         provider.occupied += 1
         c.place = provider
+        if self.env.now < self._cohort_day:
+            c.group = c.municipality
         self.monitor.enter(c, state)
 
     # ------------------------------------------------------------ schedules and levers
