@@ -1,0 +1,291 @@
+"""A readable report of a scenario comparison: figures, a table, Markdown and HTML.
+
+:func:`write_report` writes, all or nothing, a folder with the comparison's data
+(``comparison.csv``, ``comparison.json``, ``arrays.npz``; see :mod:`sim.compare`),
+one PNG per key metric with every scenario on the same axes, ``report.md`` (which
+links the PNGs) and ``report.html`` (self-contained: the PNGs are embedded as
+base64 data URIs, the CSS is inline).
+
+The report is built once as a list of blocks (heading, paragraph, table, image)
+and rendered to both formats, so the two always say the same thing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .compare import (Comparison, Metric, crn_gain, informative, key_metrics, metric_kind,  # noqa: E402
+                      metric_values, save)
+from .experiment import mean_ci  # noqa: E402
+from .output import atomic_folder  # noqa: E402
+from .plots import band  # noqa: E402
+from .replication import MONTHLY  # noqa: E402
+
+MINUS = "\u2212"
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def fmt(value: float, digits: int = 1, sign: bool = False) -> str:
+    """A number for people: fixed digits, a real minus sign, ``–`` when missing."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    if float(text.replace("+", "")) == 0:  # no "-0.0" or "+0.0"
+        text = f"{0:.{digits}f}"
+    return text.replace("-", MINUS)
+
+
+def level_text(row, digits: int) -> str:
+    return f"{fmt(row['mean'], digits)} [{fmt(row.ci_low, digits)}, {fmt(row.ci_high, digits)}]"
+
+
+def diff_text(row, digits: int) -> str:
+    return (f"{fmt(row.diff_mean, digits, sign=True)} "
+            f"[{fmt(row.diff_ci_low, digits, sign=True)}, {fmt(row.diff_ci_high, digits, sign=True)}]")
+
+
+def excludes_zero(row) -> bool:
+    """The 95% interval of the difference lies wholly above or below zero."""
+    return bool(row.diff_ci_low > 0 or row.diff_ci_high < 0)
+
+
+def metric_title(metric: Metric) -> str:
+    """The label, with the unit unless it is a count of people."""
+    return metric.label if metric.unit in ("", "people") else f"{metric.label} ({metric.unit})"
+
+
+# ---------------------------------------------------------------- figures
+
+
+def plot_metric(comparison: Comparison, metric: Metric, path: Path) -> None:
+    """Every scenario on one set of axes: monthly bands for stocks, yearly error bars otherwise."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
+    lowest = np.inf
+    if metric_kind(metric) == "stock":
+        dates = np.array(comparison.results[0].calendar.dates, dtype="datetime64[D]")
+        for label, res in zip(comparison.labels, comparison.results):
+            values = res.monthly[:, MONTHLY.index(metric.source), :] * metric.scale
+            band(ax, dates, values, label)
+            lowest = min(lowest, np.nanmin(values))
+        note = "line: mean; dark band: 95% CI of the mean; light band: 5–95% of replications"
+    else:
+        years = np.array(comparison.years, float)
+        count = len(comparison.results)
+        for k, (label, res) in enumerate(zip(comparison.labels, comparison.results)):
+            values = metric_values(res, metric)
+            mean, lo, hi = mean_ci(values)
+            offset = (k - (count - 1) / 2) * min(0.12, 0.6 / count)
+            ax.errorbar(years + offset, mean, yerr=[mean - lo, hi - mean], marker="o", ms=4, capsize=3, label=label)
+            if np.isfinite(values).any():
+                lowest = min(lowest, np.nanmin(values))
+        ax.set_xticks(comparison.years)
+        note = "mean per year with its 95% CI"
+    if lowest >= 0:
+        ax.set_ylim(bottom=0)
+    ax.set_title(metric.label.replace(", 31 December", ", month by month") if metric_kind(metric) == "stock"
+                 else metric.label, fontsize=11)
+    ax.set_ylabel(metric.unit)
+    ax.text(0.0, -0.14, note, transform=ax.transAxes, fontsize=7, color="0.35")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- the report as blocks
+
+
+@dataclass
+class Cell:
+    text: str
+    strong: bool = False
+
+
+@dataclass
+class Block:
+    kind: str  # "h1", "h2", "p", "note", "table", "image"
+    text: str = ""
+    header: list[str] | None = None
+    rows: list[list[Cell]] | None = None
+    path: Path | None = None
+
+
+def council_table(comparison: Comparison, year: int) -> Block:
+    """Metric by scenario for one year: the reference's level, each other scenario's level and
+    its difference from the reference with the 95% CI (bold when the interval excludes zero)."""
+    frame = comparison.rows(year).set_index(["metric", "scenario"])
+    header = ["", f"{comparison.reference} (reference)"]
+    for label in comparison.labels[1:]:
+        header += [label, f"{label}: difference vs reference [95% CI]"]
+    rows = []
+    for metric in key_metrics():
+        ref = frame.loc[(metric.name, comparison.reference)]
+        cells = [Cell(metric_title(metric)), Cell(level_text(ref, metric.digits))]
+        for label in comparison.labels[1:]:
+            row = frame.loc[(metric.name, label)]
+            cells += [Cell(fmt(row["mean"], metric.digits)), Cell(diff_text(row, metric.digits), excludes_zero(row))]
+        rows.append(cells)
+    return Block("table", header=header, rows=rows)
+
+
+def crn_blocks(comparison: Comparison, year: int) -> list[Block]:
+    """How much narrower the paired (CRN) intervals are than unpaired ones would be."""
+    rows = informative(comparison.frame, year)
+    if rows.empty:
+        return [Block("p", f"In {year} no difference varied between replications, so the gain from common random "
+                           "numbers cannot be measured here.")]
+    ratio = rows["width_ratio"].median()
+    text = (f"Every scenario ran with the same random numbers (seed {comparison.seed}): replication r of each "
+            "scenario meets the same clients with the same fates, so differences are taken replication by "
+            f"replication. In {year} the paired 95% intervals of the differences are {ratio:.0%} of the width an "
+            "unpaired comparison of the same runs would give (median over metrics and scenarios); without common "
+            f"random numbers it would take about {1 / ratio ** 2:.0f}× as many replications to be as precise. "
+            "Differences that were the same in every replication (zero-width intervals, usually a metric the "
+            "scenario does not touch) are left out.")
+    titles = {m.name: metric_title(m) for m in key_metrics()}
+    table = [[Cell(titles[name]), Cell(f"{r.median_ratio:.0%}"), Cell(f"{r.replication_factor:.1f}×")]
+             for name, r in crn_gain(comparison.frame, year).iterrows()]
+    return [Block("p", text),
+            Block("table", header=["metric", "paired / unpaired CI width", "replications an unpaired comparison "
+                                   "would need (factor)"], rows=table)]
+
+
+def report_blocks(comparison: Comparison, year: int, figures: dict[str, Path]) -> list[Block]:
+    blocks = [Block("h1", f"Scenario comparison: {' vs '.join(comparison.labels)}"),
+              Block("p", f"{comparison.replications} replications per scenario, seed {comparison.seed}, "
+                         f"{comparison.years[0]}–{comparison.years[-1]}. Made with bwsim {__version__} "
+                         f"on {dt.date.today().isoformat()}.")]
+    blocks.append(Block("h2", "Scenarios"))
+    for k, (label, res) in enumerate(zip(comparison.labels, comparison.results)):
+        role = " (reference)" if k == 0 else ""
+        description = " ".join(res.scenario.description.split()) or "no description"
+        blocks.append(Block("p", f"{label}{role}: {description}"))
+    blocks.append(Block("h2", f"Key figures for {year}"))
+    blocks.append(council_table(comparison, year))
+    blocks.append(Block("note", "Levels: mean over replications [95% confidence interval]. People counts are on "
+                                "31 December; admissions, exits, place-years and cost are totals over the year; "
+                                "waits are those of the people placed in the year. Difference: scenario minus "
+                                "reference, paired replication by replication. Bold: the interval excludes zero, "
+                                "so the difference is not plausibly chance. Single runs scatter more widely than "
+                                "these intervals (the light bands in the figures): the intervals describe the "
+                                "average outcome, not one year's."))
+    blocks.append(Block("h2", "How much common random numbers help"))
+    blocks += crn_blocks(comparison, year)
+    blocks.append(Block("h2", "Figures"))
+    for metric in key_metrics():
+        blocks.append(Block("image", metric_title(metric), path=figures[metric.name]))
+    blocks.append(Block("note", "The numbers behind this report are in comparison.csv (every metric and year), "
+                                "comparison.json and arrays.npz (every replication)."))
+    return blocks
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(blocks: list[Block]) -> str:
+    out = []
+    for b in blocks:
+        if b.kind == "h1":
+            out.append(f"# {b.text}")
+        elif b.kind == "h2":
+            out.append(f"## {b.text}")
+        elif b.kind == "p":
+            out.append(b.text)
+        elif b.kind == "note":
+            out.append(f"*{b.text}*")
+        elif b.kind == "table":
+            lines = ["| " + " | ".join(_md_escape(h) for h in b.header) + " |",
+                     "|" + "|".join(["---"] + ["--:"] * (len(b.header) - 1)) + "|"]
+            for row in b.rows:
+                cells = [f"**{_md_escape(c.text)}**" if c.strong else _md_escape(c.text) for c in row]
+                lines.append("| " + " | ".join(cells) + " |")
+            out.append("\n".join(lines))
+        elif b.kind == "image":
+            out.append(f"![{b.text}]({b.path.name})")
+    return "\n\n".join(out) + "\n"
+
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+tr:nth-child(even) td { background: #fafafa; }
+.note { font-size: 0.88em; color: #555; } .wide { overflow-x: auto; }
+figure { margin: 1.2em 0; } figcaption { font-size: 0.9em; color: #444; }
+img { max-width: 100%; height: auto; }
+"""
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def render_html(blocks: list[Block], title: str) -> str:
+    e = html.escape
+    body = []
+    for b in blocks:
+        if b.kind in ("h1", "h2"):
+            body.append(f"<{b.kind}>{e(b.text)}</{b.kind}>")
+        elif b.kind == "p":
+            body.append(f"<p>{e(b.text)}</p>")
+        elif b.kind == "note":
+            body.append(f'<p class="note">{e(b.text)}</p>')
+        elif b.kind == "table":
+            head = "".join(f"<th>{e(h)}</th>" for h in b.header)
+            rows = "".join("<tr>" + "".join(f"<td><strong>{e(c.text)}</strong></td>" if c.strong
+                                            else f"<td>{e(c.text)}</td>" for c in row) + "</tr>"
+                           for row in b.rows)
+            body.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
+        elif b.kind == "image":
+            body.append(f'<figure><img alt="{e(b.text)}" src="{_data_uri(b.path)}">'
+                        f"<figcaption>{e(b.text)}</figcaption></figure>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{e(title)}</title><style>{CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def render(comparison: Comparison, folder: Path, year: int) -> list[Path]:
+    """Write the PNGs, ``report.md`` and ``report.html`` into an existing folder."""
+    if year not in comparison.years:
+        raise ValueError(f"year {year} is not in the run ({comparison.years[0]}–{comparison.years[-1]})")
+    figures = {}
+    for metric in key_metrics():
+        figures[metric.name] = folder / f"{metric.name}.png"
+        plot_metric(comparison, metric, figures[metric.name])
+    blocks = report_blocks(comparison, year, figures)
+    (folder / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
+    (folder / "report.html").write_text(render_html(blocks, blocks[0].text), encoding="utf-8")
+    return [folder / "report.md", folder / "report.html", *figures.values()]
+
+
+def write_report(comparison: Comparison, out: str | Path, year: int | None = None) -> Path:
+    """The comparison's data, figures and report in ``out``, all or nothing."""
+    year = comparison.years[-1] if year is None else year
+    with atomic_folder(out) as tmp:
+        save(comparison, tmp)
+        render(comparison, tmp, year)
+    return Path(out)
