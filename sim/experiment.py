@@ -32,7 +32,8 @@ class Results:
     seed: int
     monthly: np.ndarray
     yearly: np.ndarray
-    municipal: np.ndarray  # [replication, municipality, cohort, metric, year]; see replication.municipal_metrics
+    #: [replication, municipality, cohort, metric, year]; see replication.municipal_metrics
+    municipal: np.ndarray | None = None
 
     @property
     def calendar(self) -> Calendar:

@@ -1,0 +1,95 @@
+"""``bwsim verdeel``: budgets per municipality under the verdeelmodel against the simulated cost
+of the clients each pays for. Parse, call :mod:`sim.verdeel`, print."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .. import verdeel as vd
+from ..cli import app, console, err, progress_bar
+from ..experiment import mean_ci, run_replications
+from ..scenario import ScenarioError
+
+
+def fail(message: str, code: int = 2) -> None:
+    """As :func:`sim.cli.fail`, with the message shown verbatim (no rich markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
+    raise typer.Exit(code)
+
+
+def gap_table(a: vd.Assessment, year: int) -> Table:
+    k = a.years.index(year)
+    table = Table(title=f"Gap per municipality in {year}: {a.settings.regime} from {a.settings.start_year} "
+                        f"({a.replications} replications)",
+                  caption="€ million; gap = budget − cost paid, mean [95% CI]; P(short): share of replications "
+                          "with a negative gap; bold red: short with 95% confidence")
+    for column in ("municipality", "budget", "cost paid", "gap [95% CI]", "P(short)"):
+        table.add_column(column, justify="left" if column == "municipality" else "right")
+    gap, cost = np.concatenate([a.gap, a.gap.sum(1, keepdims=True)], 1), np.concatenate(
+        [a.cost, a.cost.sum(1, keepdims=True)], 1)
+    budget = np.concatenate([a.budget, a.budget.sum(0, keepdims=True)])
+    g_mean, g_lo, g_hi = (v[:, k] / 1e6 for v in mean_ci(gap))
+    c_mean, c_lo, c_hi = (v[:, k] / 1e6 for v in mean_ci(cost))
+    p = vd.probability_short(gap[:, :, k])
+    for m, name in enumerate(a.municipalities + [vd.REGION]):
+        text = f"{g_mean[m]:+.2f} [{g_lo[m]:+.2f}, {g_hi[m]:+.2f}]"
+        table.add_row(name, f"{budget[m, k] / 1e6:.2f}", f"{c_mean[m]:.2f} ± {(c_hi[m] - c_lo[m]) / 2:.2f}",
+                      f"[bold red]{text}[/]" if g_hi[m] < 0 else text, f"{p[m]:.0%}",
+                      end_section=m == len(a.municipalities) - 1)
+    return table
+
+
+@app.command("verdeel")
+def verdeel_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help="verdeel settings YAML "
+                                            "(default: verdeel.yaml beside the scenario)"),
+    regime: Optional[str] = typer.Option(None, "--regime", help=f"override: {' | '.join(vd.REGIMES)}"),
+    start_year: Optional[int] = typer.Option(None, "--start-year", help="override: first year of the new model"),
+    replications: int = typer.Option(30, "--replications", "-n", min=2, help="number of replications"),
+    seed: int = typer.Option(1, "--seed", "-s", help="random seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="folder (default results/verdeel-<scenario>-<regime>-<start>)"),
+    year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the overview and table (default: the last)"),
+    set_: list[str] = typer.Option([], "--set", help="override a scenario key: key.path=value (repeatable)"),
+    setting: list[str] = typer.Option([], "--setting", help="override a verdeel setting: key=value (repeatable)"),
+):
+    """Budgets per municipality under the verdeelmodel against what their clients cost, with the gap's CI."""
+    settings = settings or scenario.parent / "verdeel.yaml"
+    overrides = list(setting)
+    if regime is not None:
+        overrides.append(f"regime={regime}")
+    if start_year is not None:
+        overrides.append(f"start_year={start_year}")
+    try:
+        cfg = vd.load_settings(settings, overrides)
+        sc, table, notes = vd.prepare(scenario, cfg, set_, year)
+    except (vd.VerdeelError, ScenarioError) as exc:
+        fail(str(exc))
+    out = out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{cfg.start_year}"
+    started = time.perf_counter()
+    with progress_bar("replications") as bar:
+        task = bar.add_task(sc.name, total=replications)
+        results = run_replications(sc, replications, seed=seed, workers=workers,
+                                   progress=lambda k: bar.advance(task, k))
+    try:
+        assessment = vd.assess(results, cfg, table, notes)
+        year = assessment.years[-1] if year is None else year
+        vd.write_outputs(assessment, out, year, extra={"scenario_file": str(scenario), "settings_file": str(settings),
+                                                        "scenario_overrides": list(set_),
+                                                        "scenario_hash": sc.digest()})
+    except vd.VerdeelError as exc:
+        fail(str(exc))
+    console.print(gap_table(assessment, year))
+    for note in notes:
+        console.print(f"note: {escape(note)}")
+    console.print(f"{replications} replications in {time.perf_counter() - started:.1f} s; "
+                  f"report in [bold]{escape(str(out / 'report.html'))}[/]")
