@@ -303,17 +303,18 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
+    """A YAML file holding a mapping; anything else raises ``error`` naming the file."""
     if not path.is_file():
-        raise ScenarioError(f"{path}: file not found")
+        raise error(f"{path}: file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: not valid YAML: {exc}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: expected a mapping of keys at the top level")
+        raise error(f"{path}: expected a mapping of keys at the top level")
     return data
 
 
@@ -322,7 +323,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     path = Path(path).resolve()
     if path in _seen:
         raise ScenarioError(f"{path}: extends: forms a cycle")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data

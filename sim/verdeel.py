@@ -180,14 +180,7 @@ def settings_from_mapping(data: dict, source: str = "<settings>", base: Path | N
 def load_settings(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Settings:
     """Read a settings YAML file and apply ``key=value`` overrides (values read as YAML)."""
     path = Path(path)
-    if not path.is_file():
-        raise VerdeelError(f"{path}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise VerdeelError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise VerdeelError(f"{path}: expected a mapping of keys at the top level")
+    data = sc_mod.read_yaml(path, VerdeelError)
     for assignment in overrides:
         try:
             data = sc_mod.apply_override(data, assignment)
