@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from . import scenario as scenario_mod
 from .executors import KINDS, open_executor, slots
-from .experiment import run_replications, summarise
+from .experiment import posterior_variants, run_replications, summarise
 from .output import write_results
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -66,6 +67,29 @@ def summary_table(summary, title: str) -> Table:
     return table
 
 
+def posterior_scenarios(sc: scenario_mod.Scenario, posterior: Path, replications: int, per_draw: int,
+                        seed: int) -> list[scenario_mod.Scenario]:
+    """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw)."""
+    from . import calibrate
+
+    draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed)
+    try:
+        return posterior_variants(sc, draws, per_draw)[:replications]
+    except scenario_mod.ScenarioError as exc:
+        fail(f"{posterior}: its columns do not fit the scenario: {exc}")
+
+
+def variance_table(split) -> Table:
+    last = split[split["year"] == split["year"].max()]
+    table = Table(title=f"Variance in {int(last['year'].iloc[0])}: parameter vs stochastic (law of total variance)")
+    for col in ("metric", "mean", "sd total", "sd parameter", "sd stochastic", "parameter share"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for r in last.itertuples(index=False):
+        table.add_row(r.metric, f"{r.mean:.1f}", f"{r.total_var ** 0.5:.1f}", f"{r.parameter_var ** 0.5:.1f}",
+                      f"{r.stochastic_var ** 0.5:.1f}", f"{r.parameter_share:.0%}")
+    return table
+
+
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
@@ -78,14 +102,26 @@ def run(
     executor: str = typer.Option("process", "--executor", help=f"where replications run: {' or '.join(KINDS)}"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="Dask scheduler address tcp://host:port (default: a local cluster)"),
+    posterior: Optional[Path] = typer.Option(None, "--posterior",
+                                             help="posterior.csv of a calibration: draw parameters across replications"),
+    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
+    from .calibrate import CalibrationError
+    from .sensitivity import variance_split
+
     if executor not in KINDS:
         fail(f"--executor {executor}: expected one of {', '.join(KINDS)}")
     if scheduler and executor != "dask":
         fail("--scheduler needs --executor dask")
     sc = load_scenario(scenario, set_)
     out = out or Path("results") / scenario.stem
+    variants = None
+    if posterior is not None:
+        try:
+            variants = posterior_scenarios(sc, posterior, replications, per_draw, seed)
+        except CalibrationError as exc:
+            fail(str(exc))
     started = time.perf_counter()
     pool = None
     if executor == "dask":
@@ -98,13 +134,19 @@ def run(
             task = bar.add_task(f"{sc.name}", total=replications)
             results = run_replications(sc, replications, seed=seed,
                                        workers=slots(pool) if pool else workers, executor=pool,
-                                       progress=lambda k: bar.advance(task, k))
+                                       progress=lambda k: bar.advance(task, k), variants=variants)
     finally:
         if pool is not None:
             pool.shutdown()
     wall = time.perf_counter() - started
-    write_results(results, out, wall, plots=plots)
+    tables, extra = {}, None
+    if variants is not None:
+        tables["variance.csv"] = variance_split(results, per_draw)
+        extra = {"posterior": str(posterior), "replications_per_draw": per_draw}
+    write_results(results, out, wall, plots=plots, extra_manifest=extra, tables=tables)
     console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications"))
+    if variants is not None:
+        console.print(variance_table(tables["variance.csv"]))
     console.print(f"{replications} replications in {wall:.1f} s; results in [bold]{out}[/]")
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .experiment import Results, default_workers, mean_ci, run_replications
+from .experiment import Results, default_workers, mean_ci, posterior_variants, run_replications
 from . import replication
 from .replication import KIND, MONTHLY, YEARLY
 from .scenario import Scenario, from_mapping
@@ -205,11 +205,14 @@ def crn_gain(frame: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
 
 def compare(scenarios: list[Scenario], replications: int, seed: int = 1, workers: int | None = None,
             progress: Progress | None = None, labels: list[str] | None = None,
-            executor: Executor | None = None) -> Comparison:
+            executor: Executor | None = None, draws: list[dict] | None = None,
+            per_draw: int = 1) -> Comparison:
     """Run every scenario with the same seed and compare each with the first.
 
     One pool of processes serves all scenarios (or ``executor`` if given); ``progress(k)``
-    is called as k more replications finish, over all scenarios.
+    is called as k more replications finish, over all scenarios. With ``draws`` (posterior
+    parameter sets), replication r of every scenario takes draw ``r // per_draw``, so the
+    pairs share their parameters as well as their random numbers.
     """
     if not scenarios:
         raise CompareError("no scenarios to compare")
@@ -229,7 +232,8 @@ def compare(scenarios: list[Scenario], replications: int, seed: int = 1, workers
     if pool is None and workers > 1:
         pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        results = [run_replications(sc, replications, seed=seed, workers=workers, progress=progress, executor=pool)
+        results = [run_replications(sc, replications, seed=seed, workers=workers, progress=progress, executor=pool,
+                                    variants=posterior_variants(sc, draws, per_draw)[:replications] if draws else None)
                    for sc in scenarios]
     finally:
         if executor is None and pool is not None:

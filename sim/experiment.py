@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from scipy import stats
 
 from .calendar import Calendar
 from .replication import KIND, MONTHLY, YEARLY, run_replication
-from .scenario import Scenario
+from .scenario import Scenario, from_mapping, with_values
 
 Progress = Callable[[int], None]
 
@@ -55,9 +55,9 @@ class Results:
         return pd.DataFrame(self.monthly[:, MONTHLY.index(metric), :], columns=pd.to_datetime(self.calendar.dates))
 
 
-def _run_chunk(scenario: Scenario, seed: int, reps: list[int]) -> list[tuple[int, tuple[np.ndarray, ...]]]:
+def _run_chunk(tasks: list[tuple[Scenario, int, int]]) -> list[tuple[int, tuple[np.ndarray, ...]]]:
     out = []
-    for r in reps:
+    for scenario, seed, r in tasks:
         rep = run_replication(scenario, seed, r)
         out.append((r, (rep.monthly, rep.yearly, rep.municipal)))
     return out
@@ -72,9 +72,24 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def posterior_variants(scenario: Scenario, draws: Sequence[dict], per_draw: int = 1) -> list[Scenario]:
+    """One scenario per replication: replication r takes parameter draw ``r // per_draw``
+    (key paths as in ``--set``), so that bands include parameter uncertainty."""
+    data = scenario.model_dump(mode="json")
+    by_draw = [from_mapping(with_values(data, values), f"posterior draw {g}") for g, values in enumerate(draws)]
+    return [sc for sc in by_draw for _ in range(per_draw)]
+
+
 def run_replications(scenario: Scenario, replications: int, seed: int = 1, workers: int | None = None,
-                     progress: Progress | None = None, executor: ProcessPoolExecutor | None = None) -> Results:
-    """Run ``replications`` replications; ``progress(k)`` is called as k more finish."""
+                     progress: Progress | None = None, executor: Executor | None = None,
+                     variants: Sequence[Scenario] | None = None) -> Results:
+    """Run ``replications`` replications; ``progress(k)`` is called as k more finish.
+
+    ``variants`` (optional) gives replication r its own scenario ``variants[r]``, e.g.
+    a draw from a calibration's posterior (see :func:`posterior_variants`).
+    """
+    if variants is not None and len(variants) < replications:
+        raise ValueError(f"{replications} replications need as many variants, got {len(variants)}")
     workers = default_workers() if workers is None else workers
     done: dict[int, tuple[np.ndarray, ...]] = {}
 
@@ -84,14 +99,17 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
         if progress:
             progress(len(chunk))
 
+    def tasks(reps):
+        return [(variants[r] if variants is not None else scenario, seed, r) for r in reps]
+
     if workers <= 1 and executor is None:
         for reps in _chunks(replications, 1):
-            collect(_run_chunk(scenario, seed, reps))
+            collect(_run_chunk(tasks(reps)))
     else:
         own = executor is None
         pool = executor or ProcessPoolExecutor(max_workers=workers)
         try:
-            futures = [pool.submit(_run_chunk, scenario, seed, reps) for reps in _chunks(replications, workers)]
+            futures = [pool.submit(_run_chunk, tasks(reps)) for reps in _chunks(replications, workers)]
             for future in as_completed(futures):
                 collect(future.result())
         finally:

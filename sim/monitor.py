@@ -39,7 +39,7 @@ STATES = (
     "relapsed",  # came back into the inflow (counted again as a new entry)
 )
 #: Other gauges with a time integral (not part of the partition of clients).
-GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract")
+GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting")
 LEVELS = STATES + GAUGES
 L = {name: i for i, name in enumerate(LEVELS)}
 

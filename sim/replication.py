@@ -24,6 +24,7 @@ STOCKS = {
     "waitlist": ("waiting",),
     "in_care": ("in_care",),
     "ready_to_leave": ("ready_to_leave",),
+    "contingent_waiting": ("contingent_waiting",),  # ready to leave, waiting for a contingentwoning
     "occupied": ("in_care", "ready_to_leave"),
     "places": ("places",),
     "bridged": ("bridged",),

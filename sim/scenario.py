@@ -293,11 +293,11 @@ def value_in_year(value: float | dict[int, float], year: int) -> float:
 # ---------------------------------------------------------------- loading
 
 
-def _deep_merge(base: dict, override: dict) -> dict:
+def deep_merge(base: dict, override: dict) -> dict:
     out = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out
@@ -329,7 +329,7 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
         return data
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: extends: expected a file name, got {parent!r}")
-    return _deep_merge(load_raw(path.parent / parent, _seen + (path,)), data)
+    return deep_merge(load_raw(path.parent / parent, _seen + (path,)), data)
 
 
 def apply_override(data: dict, assignment: str) -> dict:
@@ -340,18 +340,25 @@ def apply_override(data: dict, assignment: str) -> dict:
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ScenarioError(f"--set {assignment}: empty key path")
-    value = yaml.safe_load(raw) if raw.strip() else None
-    out = _deep_merge(data, {})
-    node = out
-    for part in parts[:-1]:
-        child = node.get(part)
-        node[part] = dict(child) if isinstance(child, dict) else {}
-        node = node[part]
-    node[parts[-1]] = value
+    return with_values(data, {".".join(parts): yaml.safe_load(raw) if raw.strip() else None})
+
+
+def with_values(data: dict, values: dict[str, Any]) -> dict:
+    """A copy of a mapping with each dotted key path set to its value (missing levels created)."""
+    out = deep_merge(data, {})
+    for key, value in values.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            node[part] = dict(child) if isinstance(child, dict) else {}
+            node = node[part]
+        node[parts[-1]] = value
     return out
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
+def format_errors(source: str, exc: ValidationError) -> str:
+    """One line per pydantic error: ``source: key.path: what was expected (got …)``."""
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union")))
@@ -369,7 +376,7 @@ def from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_format_errors(source, exc)) from None
+        raise ScenarioError(format_errors(source, exc)) from None
 
 
 def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:

@@ -155,22 +155,12 @@ def _amount(value, what: str) -> float:
     return float(value)
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        shown = "" if err["type"] in ("missing", "extra_forbidden", "value_error") else f" (got {err.get('input')!r})"
-        lines.append(f"{source}: {loc}: {msg}{shown}" if loc else f"{source}: {msg}")
-    return "\n".join(lines)
-
-
 def settings_from_mapping(data: dict, source: str = "<settings>", base: Path | None = None) -> Settings:
     """Validate a settings mapping; a relative ``municipalities`` path is taken from ``base``."""
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise VerdeelError(_format_errors(source, exc)) from None
+        raise VerdeelError(sc_mod.format_errors(source, exc)) from None
     if base is not None and not settings.municipalities.is_absolute():
         settings = settings.model_copy(update={"municipalities": base / settings.municipalities})
     settings._source = source

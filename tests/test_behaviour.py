@@ -163,3 +163,28 @@ def test_bridging_slows_withdrawal():
     assert yearly(none, "bridged").sum() == 0
     m, lo, hi = t_interval(yearly(none, "withdrawals").sum(1) - yearly(everyone, "withdrawals").sum(1), 0.01)
     assert lo > 0, f"withdrawals avoided {m:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def test_posterior_variants_give_each_draw_its_replications():
+    from sim.experiment import posterior_variants
+
+    sc = baseline()
+    draws = [{"inflow.per_year": 50}, {"inflow.per_year": 200}]
+    res = run_replications(sc, 4, seed=37, workers=1, variants=posterior_variants(sc, draws, per_draw=2))
+    arrivals = yearly(res, "arrivals").sum(1)
+    assert arrivals[2:].min() > 2 * arrivals[:2].max()
+    # replication 2 is replication 2 of the scenario with that draw: same seed, same stream
+    alone = run_replication(baseline("inflow.per_year=200"), 37, 2)
+    assert np.array_equal(res.yearly[2], alone.yearly, equal_nan=True)
+
+
+def test_contingent_waiting_is_the_part_of_ready_to_leave_waiting_for_a_contingentwoning():
+    from sim.replication import MONTHLY
+
+    res = run_replications(baseline(), 3, seed=41, workers=1)
+    waiting = res.monthly[:, MONTHLY.index("contingent_waiting"), :]
+    ready = res.monthly[:, MONTHLY.index("ready_to_leave"), :]
+    assert np.all(waiting <= ready) and waiting.mean() > 0.5 * ready.mean()
+    none = run_replications(baseline("uitstroom.housing.contingent_share=0", "initial.ready_to_leave=0"), 3,
+                            seed=41, workers=1)
+    assert none.monthly[:, MONTHLY.index("contingent_waiting"), :].max() == 0

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from sim.cli import app
 from sim.compare import COLUMNS, compare, crn_gain, load as load_comparison
 from sim.experiment import run_replications
+from sim.replication import YEARLY
 from sim.report import write_report
 from sim.scenario import load, load_raw
 from sim.sweep import ParameterError, metric_per_replication, parse_range, run_sweep, scenario_at, write_sweep
@@ -188,3 +189,19 @@ def test_commands_exit_2_on_bad_input(short, tmp_path):
     result = cli("compare", BASELINE, tmp_path / "missing.yaml", "-n", 2, "--out", out)
     assert result.exit_code == 2 and "file not found" in result.output
     assert not out.exists()
+
+
+def test_compare_with_a_posterior_draws_parameters_per_replication(tmp_path):
+    """--posterior: replications draw parameter sets; both scenarios share each draw."""
+    posterior = tmp_path / "posterior.csv"
+    posterior.write_text("inflow.per_year,weight,distance\n60,0.5,0.1\n160,0.5,0.1\n")
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(BASELINE), str(BASELINE), "-n", "6", "-k", "1", "-w", "1",
+                                      "--posterior", str(posterior), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    arrays = np.load(out / "arrays.npz")
+    assert np.array_equal(arrays["yearly_0"], arrays["yearly_1"], equal_nan=True)  # same draws, same numbers
+    per_rep = arrays["yearly_0"][:, YEARLY.index("arrivals"), :].sum(1)
+    assert per_rep.max() > 1.8 * per_rep.min()  # draws of 60 and 160 a year both appear
+    bad = CliRunner().invoke(app, ["compare", str(BASELINE), str(BASELINE), "--posterior", str(tmp_path / "no.csv")])
+    assert bad.exit_code == 2

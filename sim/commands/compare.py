@@ -92,11 +92,22 @@ def compare_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/compare-<scenarios>)"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the table (default: the last)"),
+    posterior: Optional[Path] = typer.Option(None, "--posterior",
+                                             help="posterior.csv of a calibration: draw parameters across replications"),
+    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
 ):
     """Run scenarios with common random numbers and report their differences from the first."""
     if len(scenarios) < 2:
         fail("compare needs at least two scenario files: the reference and one to compare with it")
     loaded = [load_scenario(path, []) for path in scenarios]
+    draws = None
+    if posterior is not None:
+        from ..calibrate import CalibrationError, sample_posterior
+
+        try:
+            draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed)
+        except CalibrationError as exc:
+            fail(str(exc))
     calendar = Calendar(loaded[0].start, loaded[0].end)
     _check_year(year, calendar)
     year = calendar.years[-1] if year is None else year
@@ -107,8 +118,8 @@ def compare_command(
             task = bar.add_task("scenarios", total=replications * len(loaded))
             comparison = compare_mod.compare(loaded, replications, seed=seed, workers=workers,
                                              labels=_labels(scenarios, [sc.name for sc in loaded]),
-                                             progress=lambda k: bar.advance(task, k))
-    except compare_mod.CompareError as exc:
+                                             progress=lambda k: bar.advance(task, k), draws=draws, per_draw=per_draw)
+    except (compare_mod.CompareError, ScenarioError) as exc:
         fail(str(exc))
     write_report(comparison, out, year)
     console.print(differences_table(comparison, year))

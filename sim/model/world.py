@@ -175,7 +175,9 @@ class World:
     def wait_for_home(self, c: Client):
         """Ready to leave: the client keeps the place until a home comes."""
         if c.contingent:
+            self.monitor.change(L["contingent_waiting"], +1, c.group)
             yield self.contingent.request(c)
+            self.monitor.change(L["contingent_waiting"], -1, c.group)
             self.monitor.count(F["contingent_housed"], c)
         else:
             yield self.env.timeout(c.other_route)

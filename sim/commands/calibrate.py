@@ -1,0 +1,109 @@
+"""``bwsim calibrate`` and ``bwsim validate``: fit the free parameters, score a hold-out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .. import calibrate as cal
+from ..cli import app, console, fail, progress_bar
+
+
+def stage_progress(bar):
+    """A progress callback driving one rich bar, re-used for each stage; finished generations are printed."""
+    task = bar.add_task("starting", total=1)
+    current = {"stage": None}
+
+    def on(event: cal.ProgressEvent) -> None:
+        if event.info:
+            bar.console.print(f"{event.stage}: {event.info}", highlight=False)
+            return
+        if event.stage != current["stage"]:
+            current["stage"] = event.stage
+            bar.reset(task, total=event.total, description=event.stage)
+        bar.update(task, completed=event.done)
+
+    return on
+
+
+def fitted_table(fitted, title: str) -> Table:
+    table = Table(title=title, caption="weighted posterior; 90% interval = 5th to 95th percentile")
+    for col in ("parameter", "prior", "median", "90% interval", "width / prior"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for r in fitted.itertuples(index=False):
+        table.add_row(r.parameter, f"{r.prior_low:g} – {r.prior_high:g}", f"{r.median:.4g}",
+                      f"{r.p5:.4g} – {r.p95:.4g}", f"{r.width_vs_prior:.2f}")
+    return table
+
+
+def coverage_line(predictive) -> str:
+    parts = []
+    for use in ("fit", "check", cal.HOLDOUT):
+        rows = predictive[predictive["use"] == use]
+        if len(rows):
+            parts.append(f"{use}: {int(rows['covered'].sum())}/{len(rows)} (prior {int(rows['covered_prior'].sum())})")
+    return "observations inside the calibrated 90% band — " + "; ".join(parts)
+
+
+def _run(config_path: Path, cutoff: Optional[dt.date], out: Path, workers, resume: bool, plots: bool):
+    try:
+        config = cal.load_config(config_path, cutoff)
+        with progress_bar("calibration") as bar:
+            on = stage_progress(bar)
+            if cutoff is None:
+                return cal.calibrate(config, out, workers, resume, on, plots)
+            return cal.validate(config, out, workers, resume, on, plots)
+    except cal.CalibrationError as exc:
+        fail(str(exc))
+
+
+@app.command("calibrate")
+def calibrate_command(
+    config: Path = typer.Argument(..., help="calibration YAML file (scenario, observations, priors, method)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/ beside the file)"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
+    plots: bool = typer.Option(True, help="write PNG figures"),
+):
+    """Fit the free parameters with ABC-SMC; write posterior.csv, fitted.csv/.md, predictive.csv and figures."""
+    out = out or config.parent / "results"
+    result = _run(config, None, out, workers, resume, plots)
+    console.print(fitted_table(result.fitted, f"Calibrated parameters ({len(result.posterior)} weighted sets)"))
+    console.print(coverage_line(result.predictive))
+    gen = result.history[-1]
+    console.print(f"{len(result.history)} generations, {gen.simulated} parameter sets × "
+                  f"{result.config.method.replications} replications, final tolerance {gen.epsilon:.3f}; "
+                  f"{result.wall_seconds:.0f} s; results in [bold]{out}[/]")
+
+
+@app.command("validate")
+def validate_command(
+    config: Path = typer.Argument(..., help="calibration YAML file"),
+    cutoff: str = typer.Option(..., "--cutoff", help="fit only observations up to this date (YYYY-MM-DD)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/validation-<cutoff>/ beside the file)"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
+    plots: bool = typer.Option(True, help="write PNG figures"),
+):
+    """Fit on the observations up to --cutoff and score the prediction of the later ones."""
+    try:
+        day = dt.date.fromisoformat(cutoff)
+    except ValueError:
+        fail(f"--cutoff: not a date (YYYY-MM-DD): {cutoff!r}")
+    out = out or config.parent / "results" / f"validation-{day}"
+    result = _run(config, day, out, workers, resume, plots)
+    table = Table(title=f"Held-out observations after {day}", caption="posterior predictive, 90% band = 5-95%")
+    for col in ("observation", "observed", "predicted mean", "90% band", "inside", "error of mean"):
+        table.add_column(col, justify="left" if col == "observation" else "right")
+    for r in result.holdout.itertuples(index=False):
+        table.add_row(r.observation, f"{r.observed:g}", f"{r.post_mean:.1f}", f"{r.post_p5:.1f} – {r.post_p95:.1f}",
+                      "yes" if r.covered else "no", f"{r.error_of_mean:+.1f}")
+    console.print(fitted_table(result.calibration.fitted, f"Parameters fitted up to {day}"))
+    console.print(table)
+    console.print(f"coverage of the 90% band: {result.coverage:.0%} of {len(result.holdout)}; mean absolute error "
+                  f"of the mean {result.holdout['error_of_mean'].abs().mean():.1f}; "
+                  f"{result.calibration.wall_seconds:.0f} s; results in [bold]{out}[/]")

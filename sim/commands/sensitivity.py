@@ -1,0 +1,49 @@
+"""``bwsim sensitivity``: Morris screening of the free parameters of a calibration."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .. import calibrate as cal
+from .. import sensitivity as sens
+from ..cli import app, console, fail, progress_bar
+from .calibrate import stage_progress
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    config: Path = typer.Argument(..., help="calibration YAML file (its free parameters and prior ranges)"),
+    year: int = typer.Option(2022, "--year", help="outputs are read on 31 December of this year"),
+    trajectories: int = typer.Option(20, "--trajectories", "-r", min=2, help="Morris trajectories"),
+    replications: int = typer.Option(4, "--replications", "-n", min=1, help="replications per point (same for all)"),
+    posterior: Optional[Path] = typer.Option(None, "--posterior", help="use the 5-95% posterior intervals as ranges"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/sensitivity/ beside the file)"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    plots: bool = typer.Option(True, help="write the PNG figure"),
+):
+    """Morris elementary effects of the waitlist, occupied places and ready-to-leave residents to the free parameters."""
+    out = out or config.parent / "results" / "sensitivity"
+    started = time.perf_counter()
+    try:
+        cfg = cal.load_config(config)
+        ranges = sens.ranges_from_posterior(posterior, cfg.keys) if posterior else None
+        with progress_bar("morris") as bar:
+            frame = sens.morris(cfg, year, trajectories, replications=replications, ranges=ranges,
+                                workers=workers, progress=stage_progress(bar))
+        sens.write_morris(frame, out, plots)
+    except cal.CalibrationError as exc:
+        fail(str(exc))
+    table = Table(title=f"Morris screening, outputs on 31 December {year}",
+                  caption="mu*: mean |elementary effect| = change over the parameter's range; sigma: interactions")
+    for col in ("output", "parameter", "mu*", "± (95%)", "sigma", "mu", "rank"):
+        table.add_column(col, justify="left" if col in ("output", "parameter") else "right")
+    for r in frame.sort_values(["output", "rank"]).itertuples(index=False):
+        table.add_row(r.output, r.parameter, f"{r.mu_star:.1f}", f"{r.mu_star_conf:.1f}", f"{r.sigma:.1f}",
+                      f"{r.mu:+.1f}", str(r.rank))
+    console.print(table)
+    console.print(f"{time.perf_counter() - started:.0f} s; results in [bold]{out}[/]")

@@ -1,0 +1,200 @@
+"""Global sensitivity of outputs to the free parameters (Morris), and runs that
+carry a calibrated posterior forward with a parameter/stochastic variance split.
+
+Morris elementary effects (SALib) are computed on the unit hypercube of each
+parameter's range, so ``mu_star`` reads as "how much the output moves when the
+parameter goes across its whole range" (in the output's own unit, e.g. people on
+the waitlist), and ``sigma`` flags interactions and non-linearity. Every Morris
+point is simulated with the same replications (common random numbers) and
+averaged over them. The library never prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import scenario as scenario_mod
+from .calendar import Calendar
+from .calibrate import (
+    CalibrationError,
+    Config,
+    Matcher,
+    Observation,
+    Progress,
+    ProgressEvent,
+    _no_progress,
+    _write_csv,
+    _write_png,
+    pyplot,
+    read_posterior,
+    run_sets,
+    weighted_quantile,
+)
+from .experiment import Results, default_workers, posterior_variants, run_replications
+from .replication import YEARLY
+
+OUTPUTS = ("waitlist", "occupied", "ready_to_leave")
+
+
+# ---------------------------------------------------------------- Morris
+
+
+def ranges_from_posterior(path: str | Path, keys: Sequence[str], q: tuple[float, float] = (0.05, 0.95)) -> dict:
+    """Each parameter's weighted 5-95% interval in a posterior.csv."""
+    frame = read_posterior(path)
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise CalibrationError(f"{path}: no column for parameter(s) {', '.join(missing)}")
+    w = frame["weight"].to_numpy(float)
+    out = {}
+    for key in keys:
+        lo, hi = weighted_quantile(frame[key].to_numpy(float), w, list(q))
+        out[key] = (float(lo), float(hi) if hi > lo else float(lo) + 1e-9)
+    return out
+
+
+def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int = 4, replications: int = 4,
+           outputs: Sequence[str] = OUTPUTS, ranges: dict | None = None, seed: int | None = None,
+           workers: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+    """Morris screening of the stocks ``outputs`` on 31 December of ``year``; one row per output and parameter."""
+    from SALib.analyze import morris as morris_analyze
+    from SALib.sample import morris as morris_sample
+
+    progress = progress or _no_progress
+    seed = config.method.seed if seed is None else seed
+    data = config.scenario_data
+    sc = scenario_mod.from_mapping(data)
+    day = dt.date(year, 12, 31)
+    targets = [Observation(0, m, day, day, "point", 0.0, 1.0, "check", "") for m in outputs]
+    try:
+        matcher = Matcher.build(targets, Calendar(sc.start, sc.end))
+    except CalibrationError:
+        raise CalibrationError(f"{config.scenario_path}: the run ({sc.start} to {sc.end}) does not reach "
+                               f"31 December {year}") from None
+    ranges = ranges or {}
+    params = config.parameters
+    bounds = [list(ranges.get(p.key, (p.low, p.high))) for p in params]
+    problem = {"num_vars": len(params), "names": [p.key for p in params], "bounds": bounds}
+    x = morris_sample.sample(problem, N=trajectories, num_levels=levels, seed=seed)
+    reps = tuple(range(replications))
+    tasks = [(data, {p.key: p.value(v) for p, v in zip(params, row)}, seed, reps, matcher) for row in x]
+    workers = default_workers() if workers is None else workers
+    executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        y = np.stack([m.mean(axis=0) for m, _ in run_sets(tasks, "morris", progress, executor)])
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    rows = []
+    for k, output in enumerate(outputs):
+        res = morris_analyze.analyze(problem, x, y[:, k], num_levels=levels, seed=seed)
+        order = np.argsort(-np.asarray(res["mu_star"]))
+        rank = np.empty(len(params), int)
+        rank[order] = np.arange(1, len(params) + 1)
+        for i, p in enumerate(params):
+            rows.append({"output": output, "date": day.isoformat(), "parameter": p.key, "low": bounds[i][0],
+                         "high": bounds[i][1], "mu": float(res["mu"][i]), "mu_star": float(res["mu_star"][i]),
+                         "mu_star_conf": float(res["mu_star_conf"][i]), "sigma": float(res["sigma"][i]),
+                         "rank": int(rank[i]), "output_mean": float(np.mean(y[:, k]))})
+    return pd.DataFrame(rows)
+
+
+def plot_morris(frame: pd.DataFrame):
+    outputs = list(dict.fromkeys(frame["output"]))
+    fig, axes = pyplot().subplots(1, len(outputs), figsize=(4.6 * len(outputs), 4.2), squeeze=False)
+    for ax, output in zip(axes[0], outputs):
+        part = frame[frame["output"] == output]
+        ax.errorbar(part["mu_star"], part["sigma"], xerr=part["mu_star_conf"], fmt="o", ms=5, capsize=2)
+        for r in part.itertuples(index=False):
+            ax.annotate(r.parameter.split(".", 1)[-1], (r.mu_star, r.sigma), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        top = max(part["mu_star"].max(), part["sigma"].max()) * 1.15 or 1.0
+        ax.plot([0, top], [0, top], color="0.7", lw=0.8, ls="--")
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("mu* (change over the parameter's range)", fontsize=8)
+        ax.set_ylabel("sigma (interaction / non-linearity)", fontsize=8)
+        ax.set_title(f"{output} on {part['date'].iloc[0]}", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("Morris elementary effects (bars: 95% bootstrap interval of mu*)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def write_morris(frame: pd.DataFrame, out: str | Path, plots: bool = True) -> Path:
+    out = Path(out)
+    _write_csv(out / "morris.csv", frame)
+    if plots:
+        _write_png(out / "morris.png", plot_morris(frame))
+    return out
+
+
+# ---------------------------------------------------------------- carrying a posterior forward
+
+
+def check_draws(data: dict, draws: list[dict], source: str) -> None:
+    """Every posterior column must be a scenario key path that gives a valid scenario."""
+    if not draws:
+        raise CalibrationError(f"{source}: no parameter draws")
+    for key in draws[0]:
+        try:
+            scenario_mod.from_mapping(scenario_mod.with_values(data, {key: draws[0][key]}), "scenario")
+        except scenario_mod.ScenarioError as exc:
+            raise CalibrationError(f"{source}: column {key!r} is not a valid scenario key path: "
+                                   f"{str(exc).splitlines()[0]}") from None
+
+
+def run_posterior_replications(data: dict, draws: list[dict], per_draw: int = 1, seed: int = 1,
+                               workers: int | None = None, progress: Progress | None = None,
+                               executor: Executor | None = None) -> Results:
+    """``len(draws) * per_draw`` replications; replication r uses draw ``r // per_draw`` and stream r."""
+    progress = progress or _no_progress
+    base = scenario_mod.from_mapping(data)
+    total = len(draws) * per_draw
+    done = 0
+
+    def advance(k: int) -> None:
+        nonlocal done
+        done += k
+        progress(ProgressEvent("replications", done, total))
+
+    progress(ProgressEvent("replications", 0, total))
+    return run_replications(base, total, seed=seed, workers=workers, progress=advance, executor=executor,
+                            variants=posterior_variants(base, draws, per_draw))
+
+
+def variance_split(results: Results, per_draw: int, metrics: Sequence[str] = OUTPUTS + ("admissions", "exits")
+                   ) -> pd.DataFrame:
+    """Law of total variance over replications grouped by parameter draw, per metric and year.
+
+    ``parameter`` = Var(E[Y | draw]) (between-draw variance of the draw means, minus
+    its stochastic share), ``stochastic`` = E[Var(Y | draw)] (within-draw variance).
+    With one replication per draw the two cannot be told apart (NaN).
+    """
+    years = results.calendar.years
+    rows = []
+    for metric in metrics:
+        values = results.yearly[:, YEARLY.index(metric), :]
+        groups = values.reshape(-1, per_draw, len(years))
+        for k, year in enumerate(years):
+            y = groups[:, :, k]
+            total = float(np.nanvar(y, ddof=1)) if y.size > 1 else math.nan
+            if per_draw > 1 and len(y) > 1:
+                within = float(np.nanmean(np.nanvar(y, axis=1, ddof=1)))
+                between = float(np.nanvar(np.nanmean(y, axis=1), ddof=1))
+                parameter = max(between - within / per_draw, 0.0)
+            else:
+                within = parameter = math.nan
+            explained = parameter + within
+            rows.append({"metric": metric, "year": year, "mean": float(np.nanmean(y)), "total_var": total,
+                         "parameter_var": parameter, "stochastic_var": within,
+                         "parameter_share": parameter / explained if explained > 0 else math.nan})
+    return pd.DataFrame(rows)

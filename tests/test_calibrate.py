@@ -1,0 +1,392 @@
+"""Calibration (ABC-SMC), hold-out validation, posterior use and sensitivity.
+
+Everything runs on a tiny region (one provider of 40 places, three years) so the
+whole file stays well under a minute and a half on two cores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim import calibrate as cal
+from sim import scenario as scenario_mod
+from sim import sensitivity as sens
+from sim.calendar import Calendar
+from sim.cli import app
+from sim.experiment import Results
+from sim.replication import MONTHLY, YEARLY, run_replication
+
+TRUTH = {"inflow.per_year": 30.0, "waitlist.withdrawal_per_year": 0.4}
+PRIORS = {"inflow.per_year": {"low": 10, "high": 60}, "waitlist.withdrawal_per_year": {"low": 0.05, "high": 1.5}}
+
+TINY = {
+    "name": "tiny",
+    "start": dt.date(2015, 1, 1),
+    "end": dt.date(2018, 1, 1),
+    "profiles": {
+        "regular": {"share": 0.9, "stay": {"dist": "exponential", "mean": 3.0, "unit": "years"}},
+        "urgent": {"share": 0.1, "priority": 0, "stay": {"dist": "exponential", "mean": 3.0, "unit": "years"}},
+    },
+    "inflow": {"per_year": 30, "municipalities": {"A": 1.0}},
+    "waitlist": {"withdrawal_per_year": 0.4},
+    "providers": {"P": {"places": 40, "inflow_share": 1.0}},
+    "uitstroom": {
+        "destinations": {"independent": 0.5, "intramural": 0.3, "died_or_moved": 0.2},
+        "housing": {"contingent_share": 0.0, "contingent": {"units_per_year": 0, "bw_share": 0.0},
+                    "other_route_delay": {"dist": "fixed", "value": 1, "unit": "months"}},
+    },
+    "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 1, "unit": "years"}},
+    "initial": {"waiting": 10, "waited": {"dist": "uniform", "low": 0, "high": 6, "unit": "months"}},
+}
+
+POINTS = ("2015-06-30", "2015-12-31", "2016-06-30", "2016-12-31", "2017-06-30", "2017-12-31")
+YEARS = (2015, 2016, 2017)
+
+
+def synthetic_observations() -> list[dict]:
+    """The mean of 20 replications at the true values, with a seed the fit does not use."""
+    sc = scenario_mod.from_mapping(scenario_mod.with_values(TINY, TRUTH))
+    reps = np.stack([run_replication(sc, 99, r).monthly for r in range(20)]).mean(axis=0)
+    dates = Calendar(sc.start, sc.end).dates
+    rows = []
+    for day in POINTS:
+        i = dates.index(dt.date.fromisoformat(day) + dt.timedelta(days=1))
+        rows.append({"date_or_period": day, "metric": "waitlist", "value": round(reps[MONTHLY.index("waitlist"), i], 2),
+                     "source": "synthetic", "match": "point", "sd": 4, "use": "fit"})
+    for year in YEARS:
+        months = [i for i, d in enumerate(dates[:-1]) if d.year == year]
+        rows.append({"date_or_period": f"{year}-01-01/{year}-12-31", "metric": "withdrawals",
+                     "value": round(reps[MONTHLY.index("withdrawals"), months].sum(), 2), "source": "synthetic",
+                     "match": "total", "sd": 3, "use": "fit"})
+    rows.append({"date_or_period": "2017-01-01/2017-12-31", "metric": "admissions", "value": 10, "source": "synthetic",
+                 "match": "total", "sd": 3, "use": "check"})
+    return rows
+
+
+def write_setup(folder: Path, method: dict, observations: list[dict] | None = None, priors: dict | None = None,
+                draws: int = 40) -> Path:
+    """Scenario, observations and calibration file in ``folder``; returns the calibration file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    pd.DataFrame(observations or synthetic_observations()).to_csv(folder / "observed.csv", index=False)
+    config = {"scenario": "tiny.yaml", "observations": "observed.csv", "parameters": priors or PRIORS,
+              "distance": {"kind": "scaled_rms", "discrepancy_relative": 0.0},
+              "method": {"kind": "abc-smc", "seed": 5, **method}, "predictive": {"draws": draws}}
+    path = folder / "calibrate.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def observations() -> list[dict]:
+    return synthetic_observations()
+
+
+@pytest.fixture(scope="module")
+def recovery(tmp_path_factory, observations):
+    folder = tmp_path_factory.mktemp("recovery")
+    path = write_setup(folder, {"population": 200, "alpha": 0.5, "generations": 5, "min_acceptance": 0.0,
+                                "replications": 2}, observations)
+    return cal.calibrate(cal.load_config(path), folder / "out", workers=2, plots=False)
+
+
+# ---------------------------------------------------------------- the method
+
+
+def test_abc_smc_recovers_a_known_gaussian_posterior():
+    """y ~ N(theta, 1), one observation y = 1.3, flat prior: the posterior is about N(1.3, 1)."""
+    box = cal.Box(np.array([-6.0]), np.array([6.0]))
+    method = cal.Method(population=2000, alpha=0.5, generations=8, min_acceptance=0.0, replications=1, seed=3)
+
+    def simulate(x, t):
+        rng = np.random.default_rng([11, t])
+        return (x + rng.standard_normal(x.shape))[:, None, :]
+
+    history = cal.abc_smc(simulate, cal.scaled_rms(np.array([1.3]), np.array([1.0])), box, method)
+    gen = history[-1]
+    x = box.to_x(gen.u)[:, 0]
+    w = gen.normalised
+    mean = np.average(x, weights=w)
+    sd = np.sqrt(np.average((x - mean) ** 2, weights=w))
+    assert [g.epsilon for g in history] == sorted([g.epsilon for g in history], reverse=True)
+    assert abs(mean - 1.3) < 0.15
+    assert 0.8 < sd < 1.15
+    assert gen.ess > 100
+
+
+def test_logit_prior_density_is_normalised():
+    u = np.linspace(-40, 40, 400_001)[:, None]
+    assert np.trapezoid(np.exp(cal.Box.log_prior_u(u)), u[:, 0]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_calibration_recovers_the_true_values(recovery):
+    fitted = recovery.fitted.set_index("parameter")
+    for key, value in TRUTH.items():
+        row = fitted.loc[key]
+        assert row.p5 <= value <= row.p95, (key, row.p5, value, row.p95)
+        assert row.width_vs_prior < 0.6, (key, row.width_vs_prior)
+    assert recovery.predictive.query("use == 'fit'")["covered"].all()
+    assert np.isclose(recovery.posterior["weight"].sum(), 1.0)
+    assert len(recovery.posterior) == 100
+    for name in ("posterior.csv", "fitted.csv", "fitted.md", "predictive.csv", "generations.csv", "manifest.json"):
+        assert (recovery.out / name).is_file(), name
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, observations):
+    method = {"population": 40, "alpha": 0.5, "generations": 4, "min_acceptance": 0.0, "replications": 2}
+    path = write_setup(tmp_path, method, observations, draws=4)
+    config = cal.load_config(path)
+    whole = cal.calibrate(config, tmp_path / "whole", workers=1, plots=False)
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_in_generation_2(event):
+        if event.stage == "generation 2":
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        cal.calibrate(config, tmp_path / "cut", workers=2, progress=stop_in_generation_2, plots=False)
+    assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()) == ["gen_000.npz", "gen_001.npz"]
+    resumed = cal.calibrate(config, tmp_path / "cut", workers=2, resume=True, plots=False)
+    assert resumed.resumed_from == 2
+    pd.testing.assert_frame_equal(resumed.posterior, whole.posterior)
+    pd.testing.assert_frame_equal(resumed.predictive, whole.predictive)
+
+
+def test_resume_refuses_checkpoints_of_another_configuration(tmp_path, observations):
+    method = {"population": 12, "alpha": 0.5, "generations": 1, "replications": 1}
+    path = write_setup(tmp_path, method, observations, draws=2)
+    cal.calibrate(cal.load_config(path), tmp_path / "out", workers=1, plots=False)
+    other = write_setup(tmp_path, {**method, "seed": 6}, observations, draws=2)
+    with pytest.raises(cal.CalibrationError, match="different configuration"):
+        cal.calibrate(cal.load_config(other), tmp_path / "out", workers=1, resume=True, plots=False)
+
+
+def test_holdout_validation_scores_only_later_observations(tmp_path, observations):
+    method = {"population": 40, "alpha": 0.5, "generations": 2, "replications": 1}
+    path = write_setup(tmp_path, method, observations, draws=20)
+    config = cal.load_config(path, cutoff=dt.date(2016, 12, 31))
+    assert [o.period for o in config.fitted] == ["2015-06-30", "2015-12-31", "2016-06-30", "2016-12-31",
+                                                "2015-01-01/2015-12-31", "2016-01-01/2016-12-31"]
+    assert cal.fit_data(config)["end"] == dt.date(2017, 1, 1)
+    result = cal.validate(config, tmp_path / "val", workers=1, plots=True)
+    assert list(result.holdout["observation"]) == ["waitlist 2017-06-30", "waitlist 2017-12-31",
+                                                   "withdrawals 2017-01-01/2017-12-31"]
+    assert 0.0 <= result.coverage <= 1.0
+    for name in ("holdout.csv", "holdout.md", "holdout.png", "observations.png", "series.png", "pairs.png"):
+        assert (tmp_path / "val" / name).is_file(), name
+
+
+# ---------------------------------------------------------------- matching observations
+
+
+def test_observations_match_the_monthly_records():
+    cal_ = Calendar(dt.date(2015, 1, 1), dt.date(2018, 1, 1))
+
+    def obs(when, match="point", metric="waitlist"):
+        start, _, end = when.partition("/")
+        start = dt.date.fromisoformat(start)
+        return cal.Observation(2, metric, start, dt.date.fromisoformat(end) if end else start, match, 1, 1, "fit", "")
+
+    assert cal.record_indices(obs("2016-12-31"), cal_) == [24]  # end of day: the record of 1 January
+    assert cal.record_indices(obs("2017-07-01"), cal_) == [30]
+    assert cal.record_indices(obs("2017-01-01/2017-07-31", "total", "exits"), cal_) == list(range(24, 31))
+    with pytest.raises(cal.CalibrationError, match="first or last day of a month"):
+        cal.record_indices(obs("2017-07-15"), cal_)
+    monthly = np.zeros((len(MONTHLY), len(cal_.dates)))
+    monthly[MONTHLY.index("exits"), :] = 2.0
+    matcher = cal.Matcher.build([obs("2017-01-01/2017-07-31", "total", "exits"),
+                                 obs("2017-01-01/2017-03-31", "average", "exits")], cal_)
+    assert list(matcher(monthly)) == [14.0, 2.0]
+
+
+def test_a_municipality_is_matched_on_its_own_residents(tmp_path, observations):
+    two = {**TINY, "inflow": {"per_year": 30, "municipalities": {"A": 0.25, "B": 0.75}}}
+    rows = observations + [
+        {"date_or_period": "2016-12-31", "metric": "occupied[B]", "value": 30, "source": "s", "match": "point",
+         "sd": 3, "use": "check"},
+        {"date_or_period": "2016-01-01/2016-12-31", "metric": "admissions[A]", "value": 3, "source": "s",
+         "match": "total", "sd": 2, "use": "check"},
+    ]
+    path = write_setup(tmp_path, {"population": 8, "generations": 1, "replications": 1}, rows)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(two))
+    config = cal.load_config(path)
+    sc = scenario_mod.from_mapping(two)
+    matcher = cal.Matcher.build(config.observations, Calendar(sc.start, sc.end), ["A", "B"])
+    rep = run_replication(sc, 3, 0)
+    got = matcher(rep.monthly, rep.municipal)
+    from sim.replication import MUNICIPAL
+    assert got[-2] == rep.municipal[1, :, MUNICIPAL.index("occupied"), 1].sum()
+    assert got[-1] == rep.municipal[0, :, MUNICIPAL.index("admissions"), 1].sum()
+    assert got[-2] + rep.municipal[0, :, MUNICIPAL.index("occupied"), 1].sum() == rep.yearly[YEARLY.index("occupied"), 1]
+
+    def refused(row, message):
+        path = write_setup(tmp_path / message[:8].strip(), {"population": 8, "generations": 1, "replications": 1},
+                           observations + [row])
+        (path.parent / "tiny.yaml").write_text(yaml.safe_dump(two))
+        with pytest.raises(cal.CalibrationError, match=message):
+            cal.load_config(path)
+
+    refused({**rows[-2], "metric": "occupied[Nowhere]"}, "not one of the scenario's municipalities")
+    refused({**rows[-2], "date_or_period": "2016-06-30"}, "only 31 December")
+    refused({**rows[-2], "metric": "ready_to_leave[B]"}, "not produced per municipality")
+
+
+def test_trimmed_fit_horizon_drops_later_changes():
+    data = {**TINY, "providers": {"P": {"places": 40, "inflow_share": 1.0,
+                                        "schedule": [{"date": dt.date(2016, 5, 1), "places": 42},
+                                                     {"date": dt.date(2017, 10, 1), "places": 45}]}}}
+    out = cal.trimmed(data, dt.date(2017, 8, 1))
+    assert out["end"] == dt.date(2017, 8, 1)
+    assert [c["places"] for c in out["providers"]["P"]["schedule"]] == [42]
+    assert cal.trimmed(data, dt.date(2019, 1, 1)) is data
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _bad_setups(tmp_path: Path, observations: list[dict]):
+    method = {"population": 8, "generations": 1, "replications": 1}
+    good = write_setup(tmp_path / "good", method, observations)
+
+    def variant(name, *, obs=None, priors=None, config_edit=None):
+        path = write_setup(tmp_path / name, method, obs or observations, priors=priors)
+        if config_edit:
+            data = yaml.safe_load(path.read_text())
+            config_edit(data)
+            path.write_text(yaml.safe_dump(data))
+        return path
+
+    return [
+        ("unknown metric", variant("metric", obs=observations + [{**observations[0], "metric": "happiness"}]),
+         "happiness"),
+        ("low above high", variant("prior", priors={**PRIORS, "inflow.per_year": {"low": 50, "high": 20}}),
+         "parameters.inflow.per_year"),
+        ("unknown key path", variant("key", priors={**PRIORS, "inflow.per_yer": {"low": 1, "high": 2}}),
+         "parameters.inflow.per_yer"),
+        ("missing scenario", variant("scenario", config_edit=lambda d: d.update(scenario="nowhere.yaml")),
+         "nowhere.yaml"),
+        ("missing observations", variant("obsfile", config_edit=lambda d: d.update(observations="none.csv")),
+         "none.csv"),
+        ("missing calibration file", good.parent / "absent.yaml", "absent.yaml"),
+    ]
+
+
+@pytest.fixture
+def bad_setups(tmp_path, observations):
+    return _bad_setups(tmp_path, observations)
+
+
+def test_bad_input_raises_calibration_error_naming_file_and_key(bad_setups):
+    for what, path, named in bad_setups:
+        with pytest.raises(cal.CalibrationError) as info:
+            cal.load_config(path)
+        assert named in str(info.value), (what, str(info.value))
+        assert isinstance(info.value, ValueError)
+
+
+def test_bad_input_gives_exit_code_2_on_the_command_line(bad_setups):
+    runner = CliRunner()
+    for what, path, named in bad_setups:
+        result = runner.invoke(app, ["calibrate", str(path), "--out", str(path.parent / "out"), "--workers", "1"])
+        assert result.exit_code == 2, (what, result.output)
+        assert named in result.output.replace("\n", ""), (what, result.output)
+    result = runner.invoke(app, ["validate", str(bad_setups[0][1]), "--cutoff", "31-12-2016"])
+    assert result.exit_code == 2 and "--cutoff" in result.output
+
+
+def test_an_observation_outside_the_run_or_a_flow_at_a_point_is_refused(tmp_path, observations):
+    method = {"population": 8, "generations": 1, "replications": 1}
+    late = write_setup(tmp_path / "late", method, observations + [{**observations[0], "date_or_period": "2019-12-31"}])
+    with pytest.raises(cal.CalibrationError, match="line 12: waitlist 2019-12-31: outside the run"):
+        cal.load_config(late)
+    flow = write_setup(tmp_path / "flow", method, observations + [{**observations[0], "metric": "admissions"}])
+    with pytest.raises(cal.CalibrationError, match="is a flow"):
+        cal.load_config(flow)
+
+
+# ---------------------------------------------------------------- the command line and carrying forward
+
+
+def test_calibrate_and_validate_commands_write_results(tmp_path, observations):
+    method = {"population": 24, "alpha": 0.5, "generations": 2, "replications": 1}
+    path = write_setup(tmp_path, method, observations, draws=10)
+    runner = CliRunner()
+    result = runner.invoke(app, ["calibrate", str(path), "--out", str(tmp_path / "cal"), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "inflow.per_year" in result.output and "90% band" in result.output
+    for name in ("posterior.csv", "fitted.md", "observations.png", "series.png", "marginals.png", "pairs.png"):
+        assert (tmp_path / "cal" / name).is_file(), name
+    result = runner.invoke(app, ["calibrate", str(path), "--out", str(tmp_path / "cal"), "--workers", "1", "--resume",
+                                 "--no-plots"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["validate", str(path), "--cutoff", "2016-12-31", "--out", str(tmp_path / "val"),
+                                 "--workers", "1", "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert "coverage of the 90% band" in result.output
+
+
+def test_sample_posterior_and_overrides_round_trip(recovery, tmp_path):
+    path = recovery.out / "posterior.csv"
+    draws = cal.sample_posterior(path, 50, seed=1)
+    assert draws == cal.sample_posterior(path, 50, seed=1)
+    assert set(draws[0]) == set(TRUTH)
+    frame = recovery.posterior
+    assert all(any(np.isclose(frame["inflow.per_year"], d["inflow.per_year"])) for d in draws)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    row = {"inflow.per_year": 31.25, "waitlist.withdrawal_per_year": 1e-05}
+    sc = scenario_mod.load(tmp_path / "tiny.yaml", cal.posterior_overrides(row))
+    assert sc.inflow.per_year == 31.25 and sc.waitlist.withdrawal_per_year == 1e-05
+    with pytest.raises(cal.CalibrationError, match="not found"):
+        cal.sample_posterior(tmp_path / "none.csv", 3, 1)
+
+
+def test_run_posterior_splits_parameter_and_stochastic_variance(recovery, tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "tiny.yaml"), "--posterior",
+                                      str(recovery.out / "posterior.csv"), "-n", "8", "-k", "2", "--workers", "2",
+                                      "--out", str(tmp_path / "run"), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    split = pd.read_csv(tmp_path / "run" / "variance.csv")
+    assert {"parameter_var", "stochastic_var", "parameter_share"} <= set(split.columns)
+    assert len(pd.read_csv(tmp_path / "run" / "series.csv")["replication"].unique()) == 8
+
+
+def test_variance_split_follows_the_law_of_total_variance():
+    sc = scenario_mod.from_mapping(TINY)
+    rng = np.random.default_rng(0)
+    draws, per_draw, years = 400, 5, len(Calendar(sc.start, sc.end).years)
+    yearly = np.zeros((draws * per_draw, len(YEARLY), years))
+    means = rng.normal(100, 3.0, draws)  # parameter sd 3
+    yearly[:, YEARLY.index("waitlist"), :] = (np.repeat(means, per_draw)[:, None]
+                                              + rng.normal(0, 4.0, (draws * per_draw, years)))  # stochastic sd 4
+    results = Results(sc, 1, np.zeros((draws * per_draw, len(MONTHLY), 2)), yearly)
+    split = sens.variance_split(results, per_draw, ["waitlist"])
+    assert split["parameter_var"].mean() == pytest.approx(9.0, rel=0.2)
+    assert split["stochastic_var"].mean() == pytest.approx(16.0, rel=0.1)
+    assert split["parameter_share"].mean() == pytest.approx(9 / 25, abs=0.06)
+
+
+def test_morris_separates_influential_from_inert_parameters(tmp_path, observations):
+    path = write_setup(tmp_path, {"population": 8, "generations": 1, "replications": 1}, observations,
+                       priors={**PRIORS, "profiles.regular.stay.mean": {"low": 2.9, "high": 3.1}})
+    frame = sens.morris(cal.load_config(path), year=2017, trajectories=6, replications=2, workers=1)
+    waitlist = frame[frame["output"] == "waitlist"].set_index("parameter")
+    assert waitlist.loc["profiles.regular.stay.mean", "rank"] == 3  # a range of 0.1 year barely matters
+    assert waitlist.loc["inflow.per_year", "mu"] > 0 > waitlist.loc["waitlist.withdrawal_per_year", "mu"]
+    sens.write_morris(frame, tmp_path / "sa")
+    assert (tmp_path / "sa" / "morris.png").is_file()
+    with pytest.raises(cal.CalibrationError, match="does not reach"):
+        sens.morris(cal.load_config(path), year=2030, trajectories=2, workers=1)
+    result = CliRunner().invoke(app, ["sensitivity", str(path), "--year", "2017", "-r", "2", "-n", "1",
+                                      "--workers", "1", "--out", str(tmp_path / "cli"), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli" / "morris.csv").is_file()
