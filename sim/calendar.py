@@ -35,6 +35,7 @@ class Calendar:
         self.dates: list[dt.date] = dates
         self.days = np.array([self.day(d) for d in dates])
         self._bounds = self.days.tolist()
+        self._last = 0
 
     def date(self, day: float) -> dt.date:
         """The calendar date holding simulation time ``day``."""
@@ -54,8 +55,12 @@ class Calendar:
 
     def interval(self, t: float) -> int:
         """Index of the record interval [dates[i], dates[i+1]) holding time t."""
-        i = bisect.bisect_right(self._bounds, t) - 1
-        return min(max(i, 0), len(self._bounds) - 2)
+        i, bounds = self._last, self._bounds
+        if bounds[i] <= t < bounds[i + 1]:  # time mostly stays in the same month
+            return i
+        i = bisect.bisect_right(bounds, t) - 1
+        self._last = i = min(max(i, 0), len(bounds) - 2)
+        return i
 
     @property
     def n_intervals(self) -> int:

@@ -8,6 +8,8 @@ and travel cheaply between processes.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,15 +170,29 @@ def municipal_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
     return out.reshape(2, n, len(MUNICIPAL), len(years)).transpose(1, 0, 2, 3)
 
 
+@contextmanager
+def _gc_paused():
+    """A replication makes many short-lived objects but no garbage cycles worth collecting
+    mid-run; the cyclic collector was 44% of a large run's time (benchmarks/README.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_journeys: bool = False,
                     keep_monitor: bool = False) -> Replication:
-    world = World(scenario, seed, replication)
-    mon = world.run()
-    monthly = monthly_metrics(mon, scenario)
-    return Replication(
-        monthly=monthly,
-        yearly=yearly_metrics(mon, monthly),
-        municipal=municipal_metrics(mon, scenario),
-        journeys=mon.journeys() if keep_journeys else None,
-        monitor=mon if keep_monitor else None,
-    )
+    with _gc_paused():
+        world = World(scenario, seed, replication)
+        mon = world.run()
+        monthly = monthly_metrics(mon, scenario)
+        return Replication(
+            monthly=monthly,
+            yearly=yearly_metrics(mon, monthly),
+            municipal=municipal_metrics(mon, scenario),
+            journeys=mon.journeys() if keep_journeys else None,
+            monitor=mon if keep_monitor else None,
+        )

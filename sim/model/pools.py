@@ -13,6 +13,8 @@ import heapq
 from collections import deque
 from typing import Callable
 
+import numpy as np
+
 WAITING = 0  # the index of the "waiting" state (see monitor.STATES)
 
 
@@ -55,6 +57,10 @@ class Waitlist:
 
     def waiting(self) -> list:
         return [entry[3] for entry in self._heap if entry[3].state == WAITING]
+
+    def joined_times(self) -> np.ndarray:
+        """When each client still waiting joined the list."""
+        return np.fromiter((e[1] for e in self._heap if e[3].state == WAITING), float)
 
 
 class Provider:

@@ -256,8 +256,11 @@ class World:
         c.w_version += 1
         if c.w_rate <= 0:
             return
+        delay = c.w_unit / c.w_rate
+        if self.env.now + delay >= self.calendar.horizon:
+            return  # after the end of the run: never happens
         version = c.w_version
-        event = self.env.timeout(c.w_unit / c.w_rate)
+        event = self.env.timeout(delay)
         event.callbacks.append(lambda _e: self._withdraw(c, version))
 
     def _withdraw(self, c: Client, version: int) -> None:
@@ -529,7 +532,7 @@ class World:
 
     def waited_so_far(self) -> np.ndarray:
         now = self.env.now
-        return np.array([now - c.joined for wl in self.waitlists for c in wl.waiting()])
+        return now - np.concatenate([wl.joined_times() for wl in self.waitlists])
 
     # ------------------------------------------------------------ run
 
