@@ -50,6 +50,23 @@ def check(value: float, goal: str) -> bool:
     return value <= float(bound) if op == "<=" else value >= float(bound)
 
 
+def measured(name: str, value: float, goal: str, details: list[str], log, unit: str = "x") -> Result:
+    """Log the details and return the table line for a measured value."""
+    for line in details:
+        log("  " + line)
+    return Result(name, value, goal, check(value, goal), unit=unit, details=details)
+
+
+def main(run, doc: str) -> None:
+    """Command line of one benchmark script: ``--quick`` and a one-line verdict."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    r = run(parser.parse_args().quick)
+    print(f"{r.name}: {r.shown()} (goal {r.goal}, {r.verdict})")
+
+
 # ---------------------------------------------------------------- scenarios
 
 

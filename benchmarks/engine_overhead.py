@@ -8,9 +8,8 @@ baseline has places, utilisation 0.9, and runs until its last customer leaves.
 
 from __future__ import annotations
 
-import argparse
 
-from common import Result, check, journeys, mmc_simpy, places, scaled, timed
+from common import Result, journeys, main, measured, mmc_simpy, places, scaled, timed
 
 from sim.replication import run_replication
 
@@ -33,13 +32,8 @@ def run(quick: bool = False, log=print) -> Result:
         f"{n} journeys of the baseline ({servers} places): {model_best * 1e6 / n:.1f} us each",
         f"bare SimPy M/M/{servers}, {n} customers: {bare_best * 1e6 / n:.1f} us each",
     ]
-    for line in details:
-        log("  " + line)
-    return Result(NAME, ratio, GOAL, check(ratio, GOAL), details=details)
+    return measured(NAME, ratio, GOAL, details, log)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    r = run(parser.parse_args().quick)
-    print(f"{r.name}: {r.shown()} (goal {r.goal}, {r.verdict})")
+    main(run, __doc__)

@@ -10,10 +10,9 @@ means time per place stays the same.
 
 from __future__ import annotations
 
-import argparse
 import tracemalloc
 
-from common import Result, best_of, check, journeys, loglog_slope, places, scaled
+from common import Result, best_of, check, journeys, loglog_slope, main, places, scaled
 
 from sim.replication import run_replication
 
@@ -54,7 +53,4 @@ def run(quick: bool = False, log=print) -> Result:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    r = run(parser.parse_args().quick)
-    print(f"{r.name}: {r.shown()} (goal {r.goal}, {r.verdict})")
+    main(run, __doc__)

@@ -6,12 +6,11 @@ for all its replications through ``run_replications(..., executor=pool)``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from common import Result, check, scaled
+from common import Result, main, measured, scaled
 
 from sim.experiment import run_replications
 
@@ -43,13 +42,8 @@ def run(quick: bool = False, log=print) -> Result:
         f"baseline replications, best of {rounds} rounds of {replications}: {one:.1f}/s with 1 worker, "
         f"{two:.1f}/s with {WORKERS} (os.cpu_count() = {os.cpu_count()}, load average before {load:.2f})"
     )]
-    for line in details:
-        log("  " + line)
-    return Result(NAME, ratio, GOAL, check(ratio, GOAL), details=details)
+    return measured(NAME, ratio, GOAL, details, log)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    r = run(parser.parse_args().quick)
-    print(f"{r.name}: {r.shown()} (goal {r.goal}, {r.verdict})")
+    main(run, __doc__)

@@ -9,9 +9,8 @@ A bare SimPy queue is shown alongside for reference.
 
 from __future__ import annotations
 
-import argparse
 
-from common import Result, best_of, check, mmc_scenario, mmc_simpy
+from common import Result, best_of, main, measured, mmc_scenario, mmc_simpy
 
 from sim.replication import YEARLY, run_replication
 
@@ -56,13 +55,8 @@ def run(quick: bool = False, log=print) -> Result:
         (f"our engine {ours:,.0f} customers/s ({ours_n} customers), Ciw {ciw.__version__} {theirs:,.0f}/s "
          f"({ciw_n}), bare SimPy {bare:,.0f}/s ({bare_n}); ours / bare SimPy {ours / bare:.2f}"),
     ]
-    for line in details:
-        log("  " + line)
-    return Result(NAME, ratio, GOAL, check(ratio, GOAL), details=details)
+    return measured(NAME, ratio, GOAL, details, log)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    r = run(parser.parse_args().quick)
-    print(f"{r.name}: {r.shown()} (goal {r.goal}, {r.verdict})")
+    main(run, __doc__)

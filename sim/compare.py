@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .distributions import DAYS_PER_YEAR
 from .experiment import Results, default_workers, mean_ci, posterior_variants, run_replications
 from . import replication
 from .replication import KIND, MONTHLY, YEARLY
 from .scenario import Scenario, from_mapping
 
 Progress = Callable[[int], None]
-DAYS_PER_YEAR = 365.25
 
 
 @dataclass(frozen=True)
