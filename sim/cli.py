@@ -139,10 +139,10 @@ def run(
         if pool is not None:
             pool.shutdown()
     wall = time.perf_counter() - started
-    tables, extra = {}, None
+    tables, extra = {}, {"executor": executor, "scheduler": scheduler}
     if variants is not None:
         tables["variance.csv"] = variance_split(results, per_draw)
-        extra = {"posterior": str(posterior), "replications_per_draw": per_draw}
+        extra |= {"posterior": str(posterior), "replications_per_draw": per_draw}
     write_results(results, out, wall, plots=plots, extra_manifest=extra, tables=tables)
     console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications"))
     if variants is not None:
