@@ -55,6 +55,16 @@ def test_extends_merges_and_set_overrides(tmp_path):
      "providers.SIG", "schedule dates must be in increasing order"),
     ("profiles: {regular: {stay: {dist: banana, mean: 3}}}", "profiles.regular.stay", "dist"),
     ("end: 2014-01-01", "", "must be after start"),
+    ("capacity_path: {changes: [{date: 2018-01-01, places: -5}]}", "capacity_path.changes.0.places",
+     "greater than or equal to 0"),
+    ("capacity_path: {changes: [{date: 2019-01-01, places: 500}, {date: 2018-01-01, places: 400}]}",
+     "capacity_path", "strictly increasing order"),
+    ("capacity_path: {changes: [{date: 2018-01-01, places: 500}], shrink: randomly}", "capacity_path.shrink",
+     "proportional"),
+    ("levers: {halve: true}", "levers", "unknown key"),
+    ("waitlist: {review: {per_year: 10, removal_share: 1.5}}", "waitlist.review.removal_share", "less than or equal to 1"),
+    ("conversions: [{date: 2017-04-01, provider: Nobody, places: 5}]", "conversions", "unknown provider"),
+    ("providers: {SIG: {waitlist_of: Nobody}}", "providers.SIG.waitlist_of", "expected a provider with its own list"),
     ("bridging: {stay_factor: 0}", "bridging.stay_factor", "greater than 0"),
 ])
 def test_bad_input_names_file_key_and_expectation(tmp_path, body, key, expected):
