@@ -105,6 +105,7 @@ def run(
     posterior: Optional[Path] = typer.Option(None, "--posterior",
                                              help="posterior.csv of a calibration: draw parameters across replications"),
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
+    event_log: bool = typer.Option(False, "--event-log", help="also write events.csv: one row per client state change"),
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
     from .calibrate import CalibrationError
@@ -134,7 +135,8 @@ def run(
             task = bar.add_task(f"{sc.name}", total=replications)
             results = run_replications(sc, replications, seed=seed,
                                        workers=slots(pool) if pool else workers, executor=pool,
-                                       progress=lambda k: bar.advance(task, k), variants=variants)
+                                       progress=lambda k: bar.advance(task, k), variants=variants,
+                                       log_events=event_log)
     finally:
         if pool is not None:
             pool.shutdown()

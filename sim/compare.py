@@ -17,7 +17,6 @@ place-years (``blocked_place_years``), cost in € million.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -248,9 +247,8 @@ META = "comparison.json"
 CSV = "comparison.csv"
 
 
-def _optional_arrays() -> tuple[str, ...]:
-    """Per-replication arrays of :class:`Results` beyond monthly and yearly (e.g. ``municipal``)."""
-    return tuple(f.name for f in dataclasses.fields(Results) if f.name not in ("scenario", "seed", "monthly", "yearly"))
+#: The per-replication arrays of :class:`Results` that a saved comparison keeps.
+ARRAY_FIELDS = ("monthly", "yearly", "municipal")
 
 
 def save(comparison: Comparison, folder: str | Path) -> None:
@@ -262,15 +260,13 @@ def save(comparison: Comparison, folder: str | Path) -> None:
         "labels": comparison.labels,
         "seed": comparison.seed,
         "replications": comparison.replications,
-        "metrics": {"monthly": list(MONTHLY), "yearly": list(YEARLY)},
+        "metrics": {"monthly": list(MONTHLY), "yearly": list(YEARLY), "municipal": list(replication.MUNICIPAL)},
         "scenarios": [r.scenario.model_dump(mode="json") for r in comparison.results],
     }
-    if "municipal" in _optional_arrays() and hasattr(replication, "MUNICIPAL"):
-        meta["metrics"]["municipal"] = list(replication.MUNICIPAL)
     (folder / META).write_text(json.dumps(meta, indent=2, default=str))
     arrays = {}
     for k, res in enumerate(comparison.results):
-        for name in ("monthly", "yearly", *_optional_arrays()):
+        for name in ARRAY_FIELDS:
             arrays[f"{name}_{k}"] = getattr(res, name)
     np.savez_compressed(folder / ARRAYS, **arrays)
 
@@ -293,12 +289,12 @@ def load(folder: str | Path) -> Comparison:
             raise CompareError(f"{folder / name}: file not found (not a saved comparison)")
     meta = json.loads((folder / META).read_text())
     metrics = meta["metrics"]
-    current = {"monthly": MONTHLY, "yearly": YEARLY, "municipal": getattr(replication, "MUNICIPAL", None)}
+    current = {"monthly": MONTHLY, "yearly": YEARLY, "municipal": replication.MUNICIPAL}
     results = []
     with np.load(folder / ARRAYS) as arrays:
         for k, data in enumerate(meta["scenarios"]):
             fields = {}
-            for name in ("monthly", "yearly", *_optional_arrays()):
+            for name in ARRAY_FIELDS:
                 key = f"{name}_{k}"
                 saved, now = metrics.get(name), current.get(name)
                 if key not in arrays:

@@ -34,6 +34,8 @@ class Results:
     yearly: np.ndarray
     #: [replication, municipality, cohort, metric, year]; see replication.municipal_metrics
     municipal: np.ndarray | None = None
+    #: the event log of every replication, when asked for (``log_events=True``)
+    events: pd.DataFrame | None = None
 
     @property
     def calendar(self) -> Calendar:
@@ -51,16 +53,21 @@ class Results:
     def municipalities(self) -> list[str]:
         return list(self.scenario.inflow.municipalities)
 
-    def monthly_values(self, metric: str) -> pd.DataFrame:
-        return pd.DataFrame(self.monthly[:, MONTHLY.index(metric), :], columns=pd.to_datetime(self.calendar.dates))
 
-
-def _run_chunk(tasks: list[tuple[Scenario, int, int]]) -> list[tuple[int, tuple[np.ndarray, ...]]]:
+def _run_chunk(tasks: list[tuple[Scenario, int, int]], log_events: bool = False) -> list[tuple[int, tuple]]:
     out = []
     for scenario, seed, r in tasks:
-        rep = run_replication(scenario, seed, r)
-        out.append((r, (rep.monthly, rep.yearly, rep.municipal)))
+        rep = run_replication(scenario, seed, r, log_events=log_events)
+        out.append((r, (rep.monthly, rep.yearly, rep.municipal, rep.events)))
     return out
+
+
+def _event_frame(results_by_rep: list[tuple[int, dict]], start) -> pd.DataFrame:
+    frames = [pd.DataFrame({"replication": r, **log}) for r, log in results_by_rep]
+    frame = pd.concat(frames, ignore_index=True)
+    frame.insert(2, "date", (pd.Timestamp(start) + pd.to_timedelta(np.floor(frame["day"]), unit="D"))
+                 .dt.strftime("%Y-%m-%d"))
+    return frame
 
 
 def _chunks(n: int, workers: int) -> list[list[int]]:
@@ -82,11 +89,12 @@ def posterior_variants(scenario: Scenario, draws: Sequence[dict], per_draw: int 
 
 def run_replications(scenario: Scenario, replications: int, seed: int = 1, workers: int | None = None,
                      progress: Progress | None = None, executor: Executor | None = None,
-                     variants: Sequence[Scenario] | None = None) -> Results:
+                     variants: Sequence[Scenario] | None = None, log_events: bool = False) -> Results:
     """Run ``replications`` replications; ``progress(k)`` is called as k more finish.
 
     ``variants`` (optional) gives replication r its own scenario ``variants[r]``, e.g.
-    a draw from a calibration's posterior (see :func:`posterior_variants`).
+    a draw from a calibration's posterior (see :func:`posterior_variants`). ``log_events``
+    keeps one row per client state change (memory grows with the run: ask only when needed).
     """
     if variants is not None and len(variants) < replications:
         raise ValueError(f"{replications} replications need as many variants, got {len(variants)}")
@@ -104,12 +112,12 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
 
     if workers <= 1 and executor is None:
         for reps in _chunks(replications, 1):
-            collect(_run_chunk(tasks(reps)))
+            collect(_run_chunk(tasks(reps), log_events))
     else:
         own = executor is None
         pool = executor or ProcessPoolExecutor(max_workers=workers)
         try:
-            futures = [pool.submit(_run_chunk, tasks(reps)) for reps in _chunks(replications, workers)]
+            futures = [pool.submit(_run_chunk, tasks(reps), log_events) for reps in _chunks(replications, workers)]
             for future in as_completed(futures):
                 collect(future.result())
         finally:
@@ -122,6 +130,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
         monthly=np.stack([done[r][0] for r in order]),
         yearly=np.stack([done[r][1] for r in order]),
         municipal=np.stack([done[r][2] for r in order]),
+        events=_event_frame([(r, done[r][3]) for r in order], scenario.start) if log_events else None,
     )
 
 

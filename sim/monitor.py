@@ -112,14 +112,14 @@ class Monitor:
         client.state = state
         self.change(state, +1, client.group)
         if self.events is not None:
-            self.events.append((self.env.now, client.id, "enter", LEVELS[state]))
+            self.events.append((self.env.now, client.id, client.municipality, LEVELS[state]))
 
     def move(self, client, state: int) -> None:
         self.change(client.state, -1, client.group)
         self.change(state, +1, client.group)
         client.state = state
         if self.events is not None:
-            self.events.append((self.env.now, client.id, "move", LEVELS[state]))
+            self.events.append((self.env.now, client.id, client.municipality, LEVELS[state]))
 
     # -- flows and journeys
     def regroup(self, client, group: int) -> None:
@@ -139,6 +139,14 @@ class Monitor:
         self._j_leave.append(self.env.now)
         self._j_how.append(how)
         self._j_profile.append(client.profile)
+
+    def event_log(self) -> dict[str, np.ndarray] | None:
+        """One row per state change: day, client, municipality index, the state entered."""
+        if self.events is None:
+            return None
+        day, client, municipality, state = zip(*self.events) if self.events else ((),) * 4
+        return {"day": np.asarray(day, float), "client": np.asarray(client, np.int64),
+                "municipality": np.asarray(municipality, np.int32), "state": np.asarray(state, object)}
 
     def journeys(self) -> dict[str, np.ndarray]:
         return {
@@ -163,6 +171,3 @@ class Monitor:
         self.snap_marea[index] = np.array(self.marea).reshape(len(LEVELS), self.groups)
         self.snap_entries[index] = self.entries
         self.snap_waited.append(waited_days)
-
-    def in_system(self) -> int:
-        return sum(self.level[L[s]] for s in STATES)

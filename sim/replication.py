@@ -75,6 +75,7 @@ class Replication:
     municipal: np.ndarray  # (municipalities, 2 cohorts, len(MUNICIPAL), len(years)); see municipal_metrics
     journeys: dict | None = None
     monitor: Monitor | None = None
+    events: dict | None = None  # the event log, when asked for (see Monitor.event_log)
 
 
 def _wait_stats(days: np.ndarray) -> tuple[float, float, float]:
@@ -184,9 +185,9 @@ def _gc_paused():
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_journeys: bool = False,
-                    keep_monitor: bool = False) -> Replication:
+                    keep_monitor: bool = False, log_events: bool = False) -> Replication:
     with _gc_paused():
-        world = World(scenario, seed, replication)
+        world = World(scenario, seed, replication, log_events)
         mon = world.run()
         monthly = monthly_metrics(mon, scenario)
         return Replication(
@@ -195,4 +196,5 @@ def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_jou
             municipal=municipal_metrics(mon, scenario),
             journeys=mon.journeys() if keep_journeys else None,
             monitor=mon if keep_monitor else None,
+            events=mon.event_log(),
         )

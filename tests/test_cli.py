@@ -84,3 +84,23 @@ def test_check_prints_the_resolved_scenario():
     result = run("check", BASELINE, "--set", "waitlist.policy=central")
     assert result.exit_code == 0
     assert '"policy": "central"' in result.output
+
+
+def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
+    assert run("run", BASELINE, "-n", 2, "-w", 1, "--no-plots", "--out", tmp_path / "plain").exit_code == 0
+    assert not (tmp_path / "plain" / "events.csv").exists()
+    for workers in (1, 2):
+        result = run("run", BASELINE, "-n", 2, "-w", workers, "--no-plots", "--event-log", "--out", tmp_path / f"e{workers}")
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "e1" / "events.csv").read_bytes() == (tmp_path / "e2" / "events.csv").read_bytes()
+    events = pd.read_csv(tmp_path / "e1" / "events.csv")
+    assert list(events.columns) == ["replication", "day", "date", "client", "municipality", "state"]
+    series = pd.read_csv(tmp_path / "e1" / "series.csv")
+    for state, flow in (("withdrawn", "withdrawals"), ("exit_intramural", "exits_intramural"),
+                        ("ready_to_leave", "became_ready_to_leave")):
+        from_log = events[(events.state == state) & (events.day > 0)].groupby("replication").size()
+        from_flows = series[series.metric == flow].groupby("replication").value.sum()
+        assert from_log.tolist() == from_flows.astype(int).tolist(), state
+    # every client's first row is the state it entered the run in
+    first = events.groupby(["replication", "client"]).state.first()
+    assert set(first) <= {"waiting", "in_care", "ready_to_leave", "turned_away", "beschermd_thuis"}

@@ -75,10 +75,6 @@ class Provider:
         self.bridging = bridging
         waitlist.providers.append(self)
 
-    @property
-    def free(self) -> int:
-        return self.capacity - self.occupied
-
 
 class SlotPool:
     """A pool of slots (bridging care, ambulant support) with a FIFO queue.
@@ -153,7 +149,3 @@ class Contingent:
         if self.carry_over:
             self.stock += units
         return given
-
-    @property
-    def waiting(self) -> int:
-        return len(self._queue)
