@@ -1,5 +1,8 @@
 """Calibration: fit a scenario's free parameters to observations with ABC-SMC.
 
+This module holds the configuration, the matching of simulated to observed values,
+checkpoints, outputs and validation; the algorithm itself is in ``sim.abc_smc``.
+
 The method is the adaptive population Monte Carlo ABC of Lenormand, Jabot and
 Deffuant (2013, "Adaptive approximate Bayesian computation for complex models",
 Computational Statistics 28:2777): a population of ``N`` parameter sets is drawn
@@ -50,6 +53,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import scenario as scenario_mod
+from .abc_smc import Box, Generation, abc_smc, scaled_rms
 from .calendar import Calendar
 from .experiment import default_workers
 from .replication import KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS, run_replication
@@ -474,132 +478,6 @@ def run_sets(tasks: list[tuple], stage: str, progress: Progress, executor: Execu
             future.cancel()
         raise
     return out
-
-
-# ---------------------------------------------------------------- ABC-SMC (APMC)
-
-
-@dataclass(frozen=True)
-class Box:
-    """Uniform priors; the kernel works on u = logit((x - low) / (high - low))."""
-
-    low: np.ndarray
-    high: np.ndarray
-
-    def to_u(self, x: np.ndarray) -> np.ndarray:
-        p = np.clip((x - self.low) / (self.high - self.low), 1e-12, 1 - 1e-12)
-        return np.log(p) - np.log1p(-p)
-
-    def to_x(self, u: np.ndarray) -> np.ndarray:
-        return self.low + (self.high - self.low) / (1.0 + np.exp(-u))
-
-    @staticmethod
-    def log_prior_u(u: np.ndarray) -> np.ndarray:
-        """Log density of u when x is uniform: the standard logistic, per coordinate."""
-        return -np.sum(np.abs(u) + 2.0 * np.log1p(np.exp(-np.abs(u))), axis=-1)
-
-
-@dataclass
-class Generation:
-    """The kept population after generation ``index``."""
-
-    index: int
-    u: np.ndarray  # (kept, parameters) on the logit scale
-    weights: np.ndarray  # importance weights (not normalised)
-    distances: np.ndarray
-    sims: np.ndarray  # (kept, replications, fitted observations)
-    epsilon: float  # the tolerance: largest kept distance
-    acceptance: float  # share of this generation's new sets within the previous tolerance
-    simulated: int  # parameter sets simulated so far
-
-    @property
-    def normalised(self) -> np.ndarray:
-        return self.weights / self.weights.sum()
-
-    @property
-    def ess(self) -> float:
-        w = self.normalised
-        return float(1.0 / np.sum(w**2))
-
-
-def weighted_cov(u: np.ndarray, w: np.ndarray) -> np.ndarray:
-    cov = np.atleast_2d(np.cov(u.T, aweights=w))
-    return cov + np.eye(len(cov)) * 1e-9 * max(1.0, float(np.trace(cov)))
-
-
-def _log_mixture(u_new: np.ndarray, centres: np.ndarray, w: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """log of sum_j w_j N(u_new | centres_j, cov), w normalised."""
-    chol = np.linalg.cholesky(cov)
-    diff = u_new[:, None, :] - centres[None, :, :]
-    z = np.linalg.solve(chol, diff.reshape(-1, diff.shape[-1]).T).T.reshape(diff.shape)
-    log_norm = -0.5 * len(cov) * np.log(2 * np.pi) - np.sum(np.log(np.diag(chol)))
-    terms = -0.5 * np.sum(z**2, axis=-1) + np.log(w)[None, :] + log_norm
-    top = terms.max(axis=1, keepdims=True)
-    return (top + np.log(np.sum(np.exp(terms - top), axis=1, keepdims=True)))[:, 0]
-
-
-Simulator = Callable[[np.ndarray, int], np.ndarray]  # (x sets, generation) -> sims (sets, reps, obs)
-Distance = Callable[[np.ndarray], np.ndarray]  # sims -> distance per set
-
-
-def first_generation(simulate: Simulator, distance: Distance, box: Box, method: Method) -> Generation:
-    rng = np.random.default_rng([method.seed, 0])
-    x = box.low + (box.high - box.low) * rng.random((method.population, len(box.low)))
-    sims = simulate(x, 0)
-    d = distance(sims)
-    keep = np.argsort(d, kind="stable")[: method.kept]
-    return Generation(0, box.to_u(x[keep]), np.ones(len(keep)), d[keep], sims[keep], float(d[keep].max()), 1.0,
-                      method.population)
-
-
-def next_generation(prev: Generation, simulate: Simulator, distance: Distance, box: Box, method: Method) -> Generation:
-    t = prev.index + 1
-    rng = np.random.default_rng([method.seed, t])
-    w = prev.normalised
-    cov = 2.0 * weighted_cov(prev.u, w)
-    n_new = method.population - method.kept
-    parents = rng.choice(len(w), size=n_new, p=w)
-    u_new = prev.u[parents] + rng.standard_normal((n_new, prev.u.shape[1])) @ np.linalg.cholesky(cov).T
-    sims_new = simulate(box.to_x(u_new), t)
-    d_new = distance(sims_new)
-    w_new = np.exp(box.log_prior_u(u_new) - _log_mixture(u_new, prev.u, w, cov))
-    acceptance = float(np.mean(d_new < prev.epsilon))
-    u = np.vstack([prev.u, u_new])
-    weights = np.concatenate([prev.weights, w_new])
-    d = np.concatenate([prev.distances, d_new])
-    sims = np.concatenate([prev.sims, sims_new])
-    keep = np.argsort(d, kind="stable")[: method.kept]
-    return Generation(t, u[keep], weights[keep], d[keep], sims[keep], float(d[keep].max()), acceptance,
-                      prev.simulated + n_new)
-
-
-def finished(gen: Generation, method: Method) -> bool:
-    return gen.index + 1 >= method.generations or (gen.index > 0 and gen.acceptance < method.min_acceptance)
-
-
-def abc_smc(simulate: Simulator, distance: Distance, box: Box, method: Method, history: list[Generation] | None = None,
-            on_generation: Callable[[Generation], None] | None = None) -> list[Generation]:
-    """Run (or continue) APMC until it stops; returns every generation's kept population."""
-    history = list(history or [])
-    if not history:
-        history.append(first_generation(simulate, distance, box, method))
-        if on_generation:
-            on_generation(history[-1])
-    while not finished(history[-1], method):
-        history.append(next_generation(history[-1], simulate, distance, box, method))
-        if on_generation:
-            on_generation(history[-1])
-    return history
-
-
-def scaled_rms(observed: np.ndarray, scale: np.ndarray) -> Distance:
-    """Distance of the mean over replications: RMS of (simulated - observed) / scale; NaN gives inf."""
-    def distance(sims: np.ndarray) -> np.ndarray:
-        z = (sims.mean(axis=1) - observed) / scale
-        d = np.sqrt(np.mean(z**2, axis=1))
-        return np.where(np.isfinite(d), d, np.inf)
-
-    return distance
 
 
 # ---------------------------------------------------------------- checkpoints
