@@ -340,7 +340,11 @@ def apply_override(data: dict, assignment: str) -> dict:
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ScenarioError(f"--set {assignment}: empty key path")
-    return with_values(data, {".".join(parts): yaml.safe_load(raw) if raw.strip() else None})
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"--set {assignment}: the value is not valid YAML: {exc}") from None
+    return with_values(data, {".".join(parts): value})
 
 
 def with_values(data: dict, values: dict[str, Any]) -> dict:

@@ -48,7 +48,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator  # noqa: E402
 
@@ -176,8 +175,6 @@ def load_settings(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
             data = sc_mod.apply_override(data, assignment)
         except sc_mod.ScenarioError as exc:
             raise VerdeelError(f"{path}: {exc}".replace("--set", "--setting")) from None
-        except yaml.YAMLError as exc:
-            raise VerdeelError(f"{path}: --setting {assignment}: not valid YAML: {exc}") from None
     return settings_from_mapping(data, str(path), base=path.parent)
 
 

@@ -60,6 +60,8 @@ def test_bad_input_exit_code_2_and_nothing_written(tmp_path):
     assert result.exit_code == 2 and "file not found" in result.output
     result = run("run", BASELINE, "--set", "providers.SIG.places=many", "--out", out)
     assert result.exit_code == 2 and "providers.SIG.places" in result.output
+    result = run("run", BASELINE, "--set", "inflow.per_year={2015: [", "--out", out)
+    assert result.exit_code == 2 and "not valid YAML" in result.output
     assert not out.exists()
 
 

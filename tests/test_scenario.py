@@ -84,6 +84,8 @@ def test_missing_file_and_bad_yaml(tmp_path):
         sc_mod.load(write(tmp_path, "name: [unclosed"))
     with pytest.raises(sc_mod.ScenarioError, match="expected key.path=value"):
         sc_mod.load(BASELINE, ["inflow.per_year"])
+    with pytest.raises(sc_mod.ScenarioError, match="inflow.per_year=.*not valid YAML"):
+        sc_mod.load(BASELINE, ["inflow.per_year={2015: ["])
 
 
 def test_extends_cycle_is_reported(tmp_path):
