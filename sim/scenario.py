@@ -383,9 +383,14 @@ def from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
         raise ScenarioError(format_errors(source, exc)) from None
 
 
-def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Load, resolve ``extends:``, apply ``--set`` overrides and validate."""
+def load_data(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """The scenario mapping with ``extends:`` resolved and ``--set`` overrides applied (not validated)."""
     data = load_raw(path)
     for assignment in overrides:
         data = apply_override(data, assignment)
-    return from_mapping(data, str(path))
+    return data
+
+
+def load(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Load, resolve ``extends:``, apply ``--set`` overrides and validate."""
+    return from_mapping(load_data(path, overrides), str(path))

@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 from .experiment import Results, default_workers, mean_ci, run_replications  # noqa: E402
 from .output import atomic_folder  # noqa: E402
 from .replication import YEARLY  # noqa: E402
-from .scenario import Scenario, ScenarioError, apply_override, from_mapping  # noqa: E402
+from .scenario import Scenario, ScenarioError, from_mapping, with_values  # noqa: E402
 
 Progress = Callable[[int], None]
 MAX_VALUES = 200
@@ -50,13 +50,7 @@ def key_parts(key: str) -> list[str]:
 
 def with_value(data: dict, key: str, value: Any) -> dict:
     """A copy of the scenario mapping with ``key`` set to ``value`` (a number, not YAML text)."""
-    out = apply_override(data, f"{key}=null")  # copies the path, creating missing levels
-    node = out
-    parts = key_parts(key)
-    for part in parts[:-1]:
-        node = node[part]
-    node[parts[-1]] = value
-    return out
+    return with_values(data, {".".join(key_parts(key)): value})
 
 
 def scenario_at(data: dict, key: str, value: Any, source: str = "<scenario>") -> Scenario:

@@ -17,7 +17,7 @@ from .. import compare as compare_mod
 from ..calendar import Calendar
 from ..cli import app, console, fail, load_scenario, progress_bar
 from ..report import excludes_zero, fmt, write_report
-from ..scenario import ScenarioError, apply_override, from_mapping, load_raw
+from ..scenario import ScenarioError, from_mapping, load_data
 from ..sweep import ParameterError, check_sweep, parse_range, run_sweep, write_sweep
 from ..target import TargetError, check_question, find_target
 
@@ -29,9 +29,7 @@ def _slug(text: str) -> str:
 def _load_data(path: Path, overrides: list[str]) -> tuple[dict, Calendar]:
     """The scenario mapping (extends and --set applied), validated once as it stands."""
     try:
-        data = load_raw(path)
-        for assignment in overrides:
-            data = apply_override(data, assignment)
+        data = load_data(path, overrides)
         sc = from_mapping(data, str(path))
     except ScenarioError as exc:
         fail(str(exc))
