@@ -1,5 +1,6 @@
-"""Global sensitivity of outputs to the free parameters (Morris), and runs that
-carry a calibrated posterior forward with a parameter/stochastic variance split.
+"""Global sensitivity of outputs to the free parameters (Morris), and the split of a
+posterior run's variance into a parameter and a stochastic part (the runs themselves:
+``experiment.posterior_variants``).
 
 Morris elementary effects (SALib) are computed on the unit hypercube of each
 parameter's range, so ``mu_star`` reads as "how much the output moves when the
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +29,6 @@ from .calibrate import (
     Matcher,
     Observation,
     Progress,
-    ProgressEvent,
     _no_progress,
     _write_csv,
     _write_png,
@@ -37,7 +37,7 @@ from .calibrate import (
     run_sets,
     weighted_quantile,
 )
-from .experiment import Results, default_workers, posterior_variants, run_replications
+from .experiment import Results, default_workers
 from .replication import YEARLY
 
 OUTPUTS = ("waitlist", "occupied", "ready_to_leave")
@@ -137,38 +137,7 @@ def write_morris(frame: pd.DataFrame, out: str | Path, plots: bool = True) -> Pa
     return out
 
 
-# ---------------------------------------------------------------- carrying a posterior forward
-
-
-def check_draws(data: dict, draws: list[dict], source: str) -> None:
-    """Every posterior column must be a scenario key path that gives a valid scenario."""
-    if not draws:
-        raise CalibrationError(f"{source}: no parameter draws")
-    for key in draws[0]:
-        try:
-            scenario_mod.from_mapping(scenario_mod.with_values(data, {key: draws[0][key]}), "scenario")
-        except scenario_mod.ScenarioError as exc:
-            raise CalibrationError(f"{source}: column {key!r} is not a valid scenario key path: "
-                                   f"{str(exc).splitlines()[0]}") from None
-
-
-def run_posterior_replications(data: dict, draws: list[dict], per_draw: int = 1, seed: int = 1,
-                               workers: int | None = None, progress: Progress | None = None,
-                               executor: Executor | None = None) -> Results:
-    """``len(draws) * per_draw`` replications; replication r uses draw ``r // per_draw`` and stream r."""
-    progress = progress or _no_progress
-    base = scenario_mod.from_mapping(data)
-    total = len(draws) * per_draw
-    done = 0
-
-    def advance(k: int) -> None:
-        nonlocal done
-        done += k
-        progress(ProgressEvent("replications", done, total))
-
-    progress(ProgressEvent("replications", 0, total))
-    return run_replications(base, total, seed=seed, workers=workers, progress=advance, executor=executor,
-                            variants=posterior_variants(base, draws, per_draw))
+# ---------------------------------------------------------------- parameter vs stochastic variance
 
 
 def variance_split(results: Results, per_draw: int, metrics: Sequence[str] = OUTPUTS + ("admissions", "exits")
