@@ -62,6 +62,13 @@ class Calendar:
         self._last = i = min(max(i, 0), len(bounds) - 2)
         return i
 
+    def month_fraction(self, i: int) -> float:
+        """The part of its calendar month that record interval i covers (1 except for a
+        run that starts or ends within a month)."""
+        first = self.dates[i].replace(day=1)
+        month_days = (_next_month(first) - first).days
+        return (self._bounds[i + 1] - self._bounds[i]) / month_days
+
     @property
     def n_intervals(self) -> int:
         return len(self.dates) - 1

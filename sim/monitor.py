@@ -65,6 +65,10 @@ F = {name: i for i, name in enumerate(FLOWS)}
 
 JOURNEY_PLACED, JOURNEY_WITHDRAWN = 0, 1
 
+#: The times kept in each client's record (days since the start; NaN when it did not happen).
+RECORD_TIMES = ("arrived", "listed", "bridging_start", "bridging_end", "placed", "ready",
+                "housed", "exited")
+
 
 class Monitor:
     def __init__(self, calendar: Calendar, env, groups: int = 1, log_events: bool = False):
@@ -92,6 +96,7 @@ class Monitor:
         self._j_how: list[int] = []
         self._j_profile: list[int] = []
         self.entries = 0
+        self.clients: list = []  # every client, in the order they entered (see client_records)
         self.events: list[tuple] | None = [] if log_events else None
 
     # -- levels
@@ -107,27 +112,26 @@ class Monitor:
             since[group] = now
             mlevel[group] += delta
 
-    def enter(self, client, state: int) -> None:
-        self.entries += 1
-        client.state = state
-        self.change(state, +1, client.group)
-        if self.events is not None:
-            self.events.append((self.env.now, client.id, client.municipality, LEVELS[state]))
-
-    def move(self, client, state: int) -> None:
-        self.change(client.state, -1, client.group)
-        self.change(state, +1, client.group)
-        client.state = state
-        if self.events is not None:
+    def observe(self, client, before: tuple | None, after: tuple) -> None:
+        """The model changed a client: ``(state, gauges, group)`` before (None for a new
+        client) and after. Levels move here and nowhere else; the monitor never changes a client."""
+        now_entering = before is None
+        if now_entering:
+            self.entries += 1
+            self.clients.append(client)
+        else:
+            state, gauges, group = before
+            self.change(state, -1, group)
+            for gauge in gauges:
+                self.change(gauge, -1, group)
+        state, gauges, group = after
+        self.change(state, +1, group)
+        for gauge in gauges:
+            self.change(gauge, +1, group)
+        if self.events is not None and (now_entering or before[0] != state):
             self.events.append((self.env.now, client.id, client.municipality, LEVELS[state]))
 
     # -- flows and journeys
-    def regroup(self, client, group: int) -> None:
-        """Attribute the client to another group from now on (its current state moves along)."""
-        self.change(client.state, -1, client.group)
-        self.change(client.state, +1, group)
-        client.group = group
-
     def count(self, flow: int, client=None, n: int = 1) -> None:
         i = self.calendar.interval(self.env.now)
         self.flows[flow, i] += n
@@ -135,7 +139,7 @@ class Monitor:
             self.mflows[flow, i, client.group] += n
 
     def left_waitlist(self, client, how: int) -> None:
-        self._j_join.append(client.joined)
+        self._j_join.append(client.listed)
         self._j_leave.append(self.env.now)
         self._j_how.append(how)
         self._j_profile.append(client.profile)
@@ -155,6 +159,37 @@ class Monitor:
             "how": np.asarray(self._j_how, dtype=np.int8),
             "profile": np.asarray(self._j_profile, dtype=np.int16),
         }
+
+    def client_records(self, replication: int = 0) -> dict[str, np.ndarray]:
+        """One row per client, as Ciw keeps one per individual: who (replication, id, family,
+        municipality, profile, provider), when (see RECORD_TIMES), how it left beschermd wonen
+        (destination: independent, intramural, died_or_moved, early, withdrawn,
+        removed_by_review, turned_away or beschermd_thuis; empty while still in the list or a
+        place at the end of the run), the state at the end, the days
+        spent blocked (ready to leave), and the days in each state (``days_<state>``, open
+        spells counted up to the end of the run)."""
+        now = self.env.now
+        cs = self.clients
+        days = np.array([c.days for c in cs], float).reshape(len(cs), len(STATES))
+        if cs:
+            days[np.arange(len(cs)), [c.state for c in cs]] += now - np.array([c.since for c in cs])
+        out = {
+            "replication": np.full(len(cs), replication, np.int64),
+            "client": np.array([f"{replication}/{c.family}{c.index}" for c in cs], object),
+            "start_stage": np.array([c.start_stage for c in cs], object),
+            "municipality": np.array([c.municipality for c in cs], np.int32),
+            "profile": np.array([c.profile for c in cs], np.int32),
+            "provider": np.array([c.provider for c in cs], np.int32),
+        }
+        for name in RECORD_TIMES:
+            out[name] = np.array([getattr(c, name) for c in cs], float)
+        out["state_at_end"] = np.array([STATES[c.state] for c in cs], object)
+        out["destination"] = np.array([c.outcome for c in cs], object)
+        out["withdrawn"] = np.isin(out["destination"], ("withdrawn", "removed_by_review"))
+        out["blocked_days"] = days[:, STATES.index("ready_to_leave")]
+        for i, state in enumerate(STATES):
+            out[f"days_{state}"] = days[:, i]
+        return out
 
     # -- snapshots
     def snapshot(self, index: int, waited_days: np.ndarray) -> None:

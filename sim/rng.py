@@ -31,3 +31,9 @@ class Streams:
             seq = np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, stream_key(name)))
             gen = self._generators[name] = np.random.Generator(np.random.PCG64(seq))
         return gen
+
+    def block(self, name: str, index: int) -> np.random.Generator:
+        """A fresh generator for block ``index`` of stream ``name`` (see ``model.fates``)."""
+        seq = np.random.SeedSequence(entropy=self.seed,
+                                     spawn_key=(self.replication, stream_key(name), int(index)))
+        return np.random.Generator(np.random.PCG64(seq))

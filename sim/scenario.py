@@ -250,6 +250,11 @@ class Scenario(_Block):
         for key, date in dated:
             if not self.start <= date <= self.end:
                 raise ValueError(f"{key}: date {date} is outside the run ({self.start} to {self.end})")
+        if self.capacity_path:
+            scheduled = [name for name, p in self.providers.items() if p.schedule]
+            if scheduled:
+                raise ValueError(f"capacity_path sets every provider's places, so providers.{scheduled[0]}"
+                                 ".schedule must be empty (give one or the other)")
         for name, provider in self.providers.items():
             target = provider.waitlist_of
             if target is not None and (target not in self.providers or self.providers[target].waitlist_of):

@@ -142,10 +142,12 @@ def test_capacity_cut_closes_places_as_residents_leave():
     data["providers"]["P"]["schedule"] = [{"date": "2001-01-01", "places": 30}]
     sc = sc_mod.from_mapping(data)
     mon = run_replication(sc, 23, 0, keep_monitor=True).monitor
-    i = mon.calendar.dates.index(dt.date(2001, 1, 1))
+    # the record of 1 January holds what happened before it: the cut shows from the next record
+    i = mon.calendar.dates.index(dt.date(2001, 1, 1)) + 1
     occupied = mon.snap_levels[:, L["in_care"]]
     places = mon.snap_levels[:, L["places"]]
     assert places[i - 1] == 50 and places[i] == 30
+    assert occupied[i - 1] == 50  # full before the cut
     assert occupied[i] > places[i]  # nobody evicted
     below = i + int(np.argmax(occupied[i:] <= places[i:]))
     assert below > i + 3  # places close as residents leave, over months

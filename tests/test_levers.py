@@ -66,13 +66,23 @@ def test_capacity_path_is_followed_once_residents_have_left():
         mon = run_replication(sc, SEED, rep, keep_monitor=True).monitor
         places = mon.snap_levels[:, L["places"]]
         occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
-        for date, number in path.items():
-            assert places[mon.calendar.dates.index(date)] == number
+        for date, number in path.items():  # a record holds what happened before its date
+            i = mon.calendar.dates.index(date)
+            assert places[i] != number and places[i + 1] == number
         # above the path nobody is admitted: occupancy only falls until it reaches the path
         above = occupied[1:] > places[1:]
         assert np.all(np.diff(occupied)[above] <= 0)
         # a year after the last cut the region is within one place of the path
         assert abs(occupied[-1] - path[dt.date(2022, 1, 1)]) <= 1
+
+
+def test_year_end_stocks_hold_only_what_happened_before_1_january():
+    """31 December Y is the record of 1 January Y+1, before anything dated that day: the
+    places path says 634 until 2016, 631 in 2016, 585 in 2017."""
+    sc = sc_mod.load(HAARLEM / "halve-intramural.yaml")
+    r = run_replication(sc, SEED, 0)
+    places = r.yearly[YEARLY.index("places")]
+    assert places[:4].tolist() == [634, 631, 585, 531]
 
 
 def test_capacity_path_largest_first_cuts_the_big_provider():
@@ -163,7 +173,7 @@ def test_new_location_is_filled_from_another_list():
 
 def test_mo_conversion_adds_places_and_residents_at_the_date():
     lever = results("mo-conversion")
-    i = lever.calendar.dates.index(dt.date(2017, 4, 1))
+    i = lever.calendar.dates.index(dt.date(2017, 4, 1)) + 1  # the record after the date
     places = lever.monthly[:, MONTHLY.index("places"), :]
     assert np.all(places[:, i] - places[:, i - 1] == 10)
     assert np.all(lever.yearly[:, YEARLY.index("conversions"), 2] == 10)

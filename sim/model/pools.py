@@ -15,15 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-WAITING = 0  # the index of the "waiting" state (see monitor.STATES)
-
-
 class Waitlist:
     """A priority list, first come first served within a priority.
 
-    Clients who leave the list without a place (withdrawal) stay in the heap and
-    are skipped when they reach the head: removal is O(1), popping amortised
-    O(log n).
+    The list keeps each client's ``on_list`` flag. Clients who leave it without a
+    place (withdrawal) are marked off and stay in the heap until they reach the
+    head, where they are skipped: removal is O(1), popping amortised O(log n).
     """
 
     def __init__(self, name: str, max_length: int | None = None):
@@ -39,28 +36,31 @@ class Waitlist:
 
     def push(self, client) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (client.priority, client.joined, self._seq, client))
+        heapq.heappush(self._heap, (client.priority, client.listed, self._seq, client))
+        client.on_list = True
         self.size += 1
 
     def pop(self):
         heap = self._heap
         while heap:
             client = heapq.heappop(heap)[3]
-            if client.state == WAITING:
+            if client.on_list:
+                client.on_list = False
                 self.size -= 1
                 return client
         return None
 
     def discard(self, client) -> None:
-        """The client left the list by other means (its state is no longer waiting)."""
+        """The client leaves the list by other means (withdrawal, review, outside contract)."""
+        client.on_list = False
         self.size -= 1
 
     def waiting(self) -> list:
-        return [entry[3] for entry in self._heap if entry[3].state == WAITING]
+        return [entry[3] for entry in self._heap if entry[3].on_list]
 
     def joined_times(self) -> np.ndarray:
         """When each client still waiting joined the list."""
-        return np.fromiter((e[1] for e in self._heap if e[3].state == WAITING), float)
+        return np.fromiter((e[1] for e in self._heap if e[3].on_list), float)
 
 
 class Provider:
@@ -131,6 +131,7 @@ class Contingent:
         self._queue: deque = deque()
 
     def request(self, client):
+        """An event that succeeds when the client gets a home."""
         event = self.env.event()
         if self.stock > 0:
             self.stock -= 1
@@ -138,6 +139,11 @@ class Contingent:
         else:
             self._queue.append(event)
         return event
+
+    def cancel(self, event) -> None:
+        """The client no longer waits (it left care early); a home already given stays given."""
+        if not event.triggered:
+            self._queue.remove(event)
 
     def release(self, units: int) -> int:
         """Hand out ``units`` homes; returns how many went to BW residents."""

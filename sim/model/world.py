@@ -2,110 +2,66 @@
 
 Read :meth:`World.journey` first: it is the pathway, top to bottom —
 arrive → (beschermd thuis?) → waitlist (maybe bridging) → placement → stay →
-ready to leave → home → exit → ambulant support → maybe relapse. Everything
-random about a client (its stay, its withdrawal clock, where it goes) is drawn
-when it arrives, from named streams in arrival order, so that two scenarios run
+ready to leave → home → exit → ambulant support → maybe relapse. Every client
+runs that one generator, entering at its starting stage: a new arrival at
+``arrival``, the list on the start date at ``waiting``, the residents on the
+start date and converted residents at ``in_care`` (or ``ready_to_leave``).
+
+The world owns each client's state: :meth:`World.set_state` is the only place it
+changes, and the monitor only observes the change. Everything random about a
+client comes from :mod:`.fates`, keyed by who the client is, so two scenarios run
 with the same seed give the same client the same fate (common random numbers).
 The policy levers are the scheduled processes at the end (capacity path,
 contingent releases, waitlist reviews, conversions).
+
+Dated things follow one convention: the record of date D (a stock "on 31 December"
+is the record of 1 January) holds what happened *before* D; anything dated D
+(a capacity change, a contingent release, a review round) comes after it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
 from ..calendar import Calendar
-from ..distributions import residual_after_elapsed
-from ..monitor import F, JOURNEY_PLACED, JOURNEY_WITHDRAWN, L, Monitor
+from ..monitor import F, JOURNEY_PLACED, JOURNEY_WITHDRAWN, L, STATES, Monitor
 from ..rng import Streams
 from ..scenario import Scenario, value_in_year
 from .capacity import divide_places
+from .fates import Fate, FateBook, blockwise, equilibrium_residents
 from .pools import Contingent, Provider, SlotPool, Waitlist
 
 PLACED, WITHDRAWN = "placed", "withdrawn"
 INDEPENDENT, INTRAMURAL, DIED_OR_MOVED = 0, 1, 2
-_EXIT_STATE = {INTRAMURAL: L["exit_intramural"], DIED_OR_MOVED: L["exit_died_or_moved"]}
-_EXIT_FLOW = {INTRAMURAL: F["exits_intramural"], DIED_OR_MOVED: F["exits_died_or_moved"]}
+_EXIT = {INTRAMURAL: ("exit_intramural", "exits_intramural", "intramural"),
+         DIED_OR_MOVED: ("exit_died_or_moved", "exits_died_or_moved", "died_or_moved")}
+#: States in which a client holds a place.
+IN_A_PLACE = frozenset((L["in_care"], L["ready_to_leave"]))
+#: The stages at which a journey can start.
+STAGES = ("arrival", "waiting", "in_care", "ready_to_leave")
+NAN = float("nan")
 
 
 class Client:
+    """A person on the pathway: who it is, its fate, where it is now, and its record."""
+
     __slots__ = (
-        "id", "profile", "priority", "municipality", "group", "provider", "joined", "state",
-        "waitlist", "placed", "place", "bridged", "was_bridged", "bridge_queued",
-        "w_unit", "w_rate", "w_since", "w_version",
-        "stay", "early", "destination", "contingent", "other_route", "ambulant",
+        # who
+        "id", "family", "index", "start_stage", "profile", "priority", "municipality", "provider",
+        # fate (see fates.Fate)
+        "stay", "early", "withdraw_clock", "destination", "contingent", "other_route", "ambulant",
         "relapses", "relapse_delay", "thuis_offer", "thuis_home", "thuis_duration",
+        # where it is now (owned by the world)
+        "state", "gauges", "group", "since", "days", "waitlist", "on_list", "placed_event", "place",
+        "bridged", "was_bridged", "bridge_queued", "home_request", "early_at",
+        "withdraw_rate", "clock_since", "clock_version", "process",
+        # the record (see monitor.RECORD_TIMES)
+        "arrived", "listed", "bridging_start", "bridging_end", "placed", "ready", "housed",
+        "exited", "outcome",
     )
-
-
-@dataclass
-class Fates:
-    """Everything drawn for a batch of clients, one entry per client."""
-
-    profile: np.ndarray
-    municipality: np.ndarray
-    provider: np.ndarray
-    stay: np.ndarray  # days, by client (its own profile's stay law)
-    early: np.ndarray  # days until an early exit (inf when the rate is 0)
-    withdraw_unit: np.ndarray  # unit-exponential withdrawal clock
-    destination: np.ndarray
-    contingent: np.ndarray  # needs a contingentwoning (if independent)
-    other_route: np.ndarray  # days to a home by another route
-    ambulant: np.ndarray  # days of ambulant support
-    relapses: np.ndarray
-    relapse_delay: np.ndarray
-    thuis_offer: np.ndarray  # uniform: offered beschermd thuis if below the share
-    thuis_home: np.ndarray  # uniform: has a home for it if below home_probability
-    thuis_duration: np.ndarray  # days of beschermd thuis
-
-    @classmethod
-    def draw(cls, sc: Scenario, streams: Streams, prefix: str, n: int) -> "Fates":
-        def rng(name):
-            return streams[prefix + name]
-
-        attributes = rng("attributes")
-        profiles = list(sc.profiles.values())
-        profile = _choose(attributes, [p.share for p in profiles], n)
-        municipality = _choose(attributes, list(sc.inflow.municipalities.values()), n)
-        provider = _choose(attributes, [p.inflow_share for p in sc.providers.values()], n)
-        stay_rng = rng("stay")
-        by_profile = np.stack([p.stay.sample(stay_rng, n) for p in profiles])
-        stay = by_profile[profile, np.arange(n)]
-        early_rate = Calendar.per_day(sc.uitstroom.early_exit_per_year)
-        unit = rng("early_exit").exponential(1.0, n)
-        early = unit / early_rate if early_rate > 0 else np.full(n, np.inf)
-        d = sc.uitstroom.destinations
-        destination = _choose(rng("destination"), [d.independent, d.intramural, d.died_or_moved], n)
-        housing = sc.uitstroom.housing
-        thuis = rng("beschermd_thuis")
-        return cls(
-            profile=profile,
-            municipality=municipality,
-            provider=provider,
-            stay=stay,
-            early=early,
-            withdraw_unit=rng("withdrawal").exponential(1.0, n),
-            destination=destination,
-            contingent=rng("housing_route").random(n) < housing.contingent_share,
-            other_route=housing.other_route_delay.sample(rng("other_route"), n),
-            ambulant=sc.ambulant.duration.sample(rng("ambulant"), n),
-            relapses=rng("relapse").random(n) < sc.relapse.probability,
-            relapse_delay=sc.relapse.delay.sample(rng("relapse_delay"), n),
-            thuis_offer=thuis.random(n),
-            thuis_home=thuis.random(n),
-            thuis_duration=sc.beschermd_thuis.duration.sample(rng("beschermd_thuis_duration"), n),
-        )
-
-
-def _choose(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
-    """Index of a category per client, by inverse CDF on one uniform each."""
-    cdf = np.cumsum(shares)
-    cdf[-1] = 1.0
-    return np.searchsorted(cdf, rng.random(n), side="right").clip(max=len(shares) - 1)
 
 
 class World:
@@ -114,6 +70,7 @@ class World:
         self.env = simpy.Environment()
         self.calendar = Calendar(sc.start, sc.end)
         self.streams = Streams(seed, replication)
+        self.fates = FateBook(sc, self.streams)
         # costs are attributed per municipality and cohort: group m = in care before the cohort
         # date (the two-track verdeelmodel's existing clients), group M + m = everyone else
         self._n_municipalities = len(sc.inflow.municipalities)
@@ -145,51 +102,73 @@ class World:
 
     # ------------------------------------------------------------ the journey
 
-    def journey(self, c: Client):
-        """One client's pathway through beschermd wonen."""
-        if self.offered_beschermd_thuis(c) and self.thuis.try_acquire():
+    def journey(self, c: Client, stage: str):
+        """One client's pathway through beschermd wonen, from its starting stage."""
+        if stage == "arrival" and self.offered_beschermd_thuis(c) and self.thuis.try_acquire():
             yield from self.beschermd_thuis(c)
             return
-        if not self.join_waitlist(c):
+        if stage in ("arrival", "waiting"):
+            if not self.join_waitlist(c):
+                return
+            if (yield c.placed_event) is WITHDRAWN:
+                return
+        if stage != "ready_to_leave":
+            if not (yield from self.stay(c)):
+                return
+        if not (yield from self.wait_for_home(c)):
             return
-        outcome = yield c.placed
-        if outcome is WITHDRAWN:
-            return
-        stay = c.stay * (self.sc.bridging.stay_factor if c.was_bridged else 1.0)
-        yield from self.stay_and_leave(c, stay, c.early)
+        yield from self.after_care(c)
 
-    def stay_and_leave(self, c: Client, stay: float, early: float):
-        """In a place: the stay ends, or the client leaves early."""
-        if early < stay:
-            yield self.env.timeout(early)
-            self.leave_place(c, L["exit_early"], F["exits_early"])
-            return
-        yield self.env.timeout(stay)
+    def stay(self, c: Client):
+        """In a place until the stay ends (True: ready to leave for a home) or the client
+        leaves: early, or to another intramural setting, or died or moved (False)."""
+        now = self.env.now
+        length = c.stay * (self.sc.bridging.stay_factor if c.was_bridged else 1.0)
+        if c.early_at < now + length:
+            yield self.env.timeout(c.early_at - now)
+            self.leave_place(c, "exit_early", "exits_early", "early")
+            return False
+        yield self.env.timeout(length)
         if c.destination != INDEPENDENT:
-            self.leave_place(c, _EXIT_STATE[c.destination], _EXIT_FLOW[c.destination])
-            return
-        self.monitor.move(c, L["ready_to_leave"])
+            self.leave_place(c, *_EXIT[c.destination])
+            return False
+        c.ready = self.env.now
+        self.set_state(c, L["ready_to_leave"])
         self.monitor.count(F["became_ready_to_leave"], c)
-        yield from self.wait_for_home(c)
+        return True
 
     def wait_for_home(self, c: Client):
-        """Ready to leave: the client keeps the place until a home comes."""
+        """Ready to leave: the client keeps the place until a home comes (True), unless it
+        leaves early first (False): the early-exit clock keeps running while it waits."""
         if c.contingent:
-            self.monitor.change(L["contingent_waiting"], +1, c.group)
-            yield self.contingent.request(c)
-            self.monitor.change(L["contingent_waiting"], -1, c.group)
-            self.monitor.count(F["contingent_housed"], c)
+            home = c.home_request = self.contingent.request(c)
+            self.set_state(c)  # now counted as waiting for a contingentwoning
         else:
-            yield self.env.timeout(c.other_route)
-        self.leave_place(c, L["ambulant_waiting"], F["exits_independent"])
-        yield from self.after_care(c)
+            home = self.env.timeout(c.other_route)
+        if c.early_at < self.calendar.horizon:
+            yield home | self.env.timeout(max(0.0, c.early_at - self.env.now))
+        else:
+            yield home
+        housed = home.triggered if c.contingent else home.processed  # a Timeout is triggered at once
+        if not housed:  # the early exit came first
+            if c.home_request is not None:
+                self.contingent.cancel(home)
+                c.home_request = None
+            self.leave_place(c, "exit_early", "exits_early", "early")
+            return False
+        if c.home_request is not None:
+            c.home_request = None
+            self.monitor.count(F["contingent_housed"], c)
+        c.housed = self.env.now
+        self.leave_place(c, "ambulant_waiting", "exits_independent", "independent")
+        return True
 
     def after_care(self, c: Client):
         """At home: ambulant support (possibly after a wait), then maybe a relapse."""
         started = self.env.event()
 
         def start(client):
-            self.monitor.move(client, L["ambulant"])
+            self.set_state(client, L["ambulant"])
             started.succeed()
             return True
 
@@ -200,12 +179,45 @@ class World:
         yield from self.at_home(c)
 
     def at_home(self, c: Client):
-        self.monitor.move(c, L["at_home"])
+        self.set_state(c, L["at_home"])
         if c.relapses:
             yield self.env.timeout(c.relapse_delay)
-            self.monitor.move(c, L["relapsed"])
+            self.set_state(c, L["relapsed"])
             self.monitor.count(F["relapses"], c)
-            self.arrive(self._reentry(c))
+            self.relapse(c)
+
+    # ------------------------------------------------------------ state
+
+    def set_state(self, c: Client, state: int | None = None, group: int | None = None) -> None:
+        """The one place where a client's state, gauges and attribution group change.
+
+        Gauges (bridged, waiting for bridging, outside contract, waiting for a
+        contingentwoning) follow from the client's state and flags; they move with it,
+        also when the client changes attribution group. Pass no state to only
+        re-read the flags."""
+        now = self.env.now
+        before = (c.state, c.gauges, c.group) if c.state >= 0 else None
+        if state is not None and state != c.state:
+            if c.state >= 0:
+                c.days[c.state] += now - c.since
+            c.since = now
+            c.state = state
+        if group is not None:
+            c.group = group
+        c.gauges = self._gauges(c)
+        self.monitor.observe(c, before, (c.state, c.gauges, c.group))
+
+    def _gauges(self, c: Client) -> tuple[int, ...]:
+        gauges = []
+        if c.bridged:
+            gauges.append(L["bridged"])
+        if c.bridge_queued:
+            gauges.append(L["bridging_waiting"])
+        if c.place is self.outside and c.state in IN_A_PLACE:
+            gauges.append(L["outside_contract"])
+        if c.home_request is not None:
+            gauges.append(L["contingent_waiting"])
+        return tuple(gauges)
 
     # ------------------------------------------------------------ beschermd thuis
 
@@ -217,7 +229,8 @@ class World:
 
     def beschermd_thuis(self, c: Client):
         """Support at home instead of a place; the slot is already taken."""
-        self.monitor.enter(c, L["beschermd_thuis"])
+        c.outcome = "beschermd_thuis"
+        self.set_state(c, L["beschermd_thuis"])
         self.monitor.count(F["beschermd_thuis_starts"], c)
         yield self.env.timeout(c.thuis_duration)
         self.thuis.release()
@@ -229,66 +242,72 @@ class World:
         return sum(wl.size for wl in self.waitlists)
 
     def join_waitlist(self, c: Client) -> bool:
+        """On the list; placed at once if a place is free, else bought outside contract
+        (if allowed), else it waits, with overbruggingszorg if its provider offers it."""
         wl = self.waitlists[0] if len(self.waitlists) == 1 else self.providers[c.provider].waitlist
         stop = self.sc.waitlist.intake_stop
         if wl.full() or (stop is not None and self.waiting_total() >= stop):
-            self.monitor.enter(c, L["turned_away"])
+            c.outcome, c.exited = "turned_away", self.env.now
+            self.set_state(c, L["turned_away"])
             self.monitor.count(F["turned_away"], c)
             return False
         c.waitlist = wl
-        c.placed = self.env.event()
-        self.monitor.enter(c, L["waiting"])
+        c.placed_event = self.env.event()
+        if math.isnan(c.listed):  # the list on the start date joined in the past
+            c.listed = self.env.now
+        self.set_state(c, L["waiting"])
         wl.push(c)
-        c.w_rate = self._withdrawal_rate
-        c.w_since = self.env.now
+        c.withdraw_rate = self._withdrawal_rate
+        c.clock_since = self.env.now
         self._schedule_withdrawal(c)
-        if self.providers[c.provider].bridging:
-            self.monitor.change(L["bridging_waiting"], +1, c.group)
-            c.bridge_queued = True
-            self.bridging.request(c, self._start_bridging)
         for provider in wl.providers:
             self.fill(provider)
-        if c.state == L["waiting"] and c.profile in self._outside_profiles:
+        if c.on_list and c.profile in self._outside_profiles:
             self.place_outside_contract(c)
+        if c.on_list and self.providers[c.provider].bridging:
+            c.bridge_queued = True
+            self.set_state(c)
+            self.bridging.request(c, self._start_bridging)
         return True
 
     def _schedule_withdrawal(self, c: Client) -> None:
-        c.w_version += 1
-        if c.w_rate <= 0:
+        c.clock_version += 1
+        if c.withdraw_rate <= 0:
             return
-        delay = c.w_unit / c.w_rate
+        delay = c.withdraw_clock / c.withdraw_rate
         if self.env.now + delay >= self.calendar.horizon:
             return  # after the end of the run: never happens
-        version = c.w_version
+        version = c.clock_version
         event = self.env.timeout(delay)
         event.callbacks.append(lambda _e: self._withdraw(c, version))
 
     def _withdraw(self, c: Client, version: int) -> None:
-        if c.state == L["waiting"] and version == c.w_version:
-            self.leave_waitlist(c, L["withdrawn"], F["withdrawals"])
+        if c.on_list and version == c.clock_version:
+            self.leave_waitlist(c, "withdrawn", "withdrawals")
 
-    def leave_waitlist(self, c: Client, state: int, flow: int) -> None:
+    def leave_waitlist(self, c: Client, state: str, flow: str) -> None:
         """Off the list without a place (withdrawal, review)."""
         c.waitlist.discard(c)
         self._end_waiting(c)
         self.monitor.left_waitlist(c, JOURNEY_WITHDRAWN)
-        self.monitor.move(c, state)
-        self.monitor.count(flow, c)
-        c.placed.succeed(WITHDRAWN)
+        c.outcome, c.exited = state, self.env.now
+        self.set_state(c, L[state])
+        self.monitor.count(F[flow], c)
+        c.placed_event.succeed(WITHDRAWN)
 
     def _start_bridging(self, c: Client) -> bool:
         """Overbruggingszorg starts: the withdrawal clock slows down."""
-        if c.state != L["waiting"]:
+        if not c.on_list:
             return False
+        now = self.env.now
         c.bridge_queued = False
         c.bridged = c.was_bridged = True
-        self.monitor.change(L["bridging_waiting"], -1, c.group)
-        self.monitor.change(L["bridged"], +1, c.group)
+        c.bridging_start = now
+        self.set_state(c)
         self.monitor.count(F["bridging_starts"], c)
-        now = self.env.now
-        c.w_unit -= c.w_rate * (now - c.w_since)
-        c.w_since = now
-        c.w_rate *= self.sc.bridging.withdrawal_factor
+        c.withdraw_clock -= c.withdraw_rate * (now - c.clock_since)
+        c.clock_since = now
+        c.withdraw_rate *= self.sc.bridging.withdrawal_factor
         self._schedule_withdrawal(c)
         return True
 
@@ -296,11 +315,9 @@ class World:
         """Leaving the list ends bridging (or the wait for it)."""
         if c.bridged:
             c.bridged = False
-            self.monitor.change(L["bridged"], -1, c.group)
+            c.bridging_end = self.env.now
             self.bridging.release()
-        elif c.bridge_queued:
-            c.bridge_queued = False
-            self.monitor.change(L["bridging_waiting"], -1, c.group)
+        c.bridge_queued = False
 
     # ------------------------------------------------------------ places
 
@@ -313,34 +330,35 @@ class World:
             self.admit(c, provider)
 
     def admit(self, c: Client, provider: Provider) -> None:
+        """Off the list into a place; clients placed before the cohort date join the existing cohort."""
+        now = self.env.now
         provider.occupied += 1
         c.place = provider
         self._end_waiting(c)
         self.monitor.left_waitlist(c, JOURNEY_PLACED)
-        if self.env.now < self._cohort_day:
-            self.monitor.regroup(c, c.municipality)
-        self.monitor.move(c, L["in_care"])
+        c.placed = now
+        c.early_at = now + c.early
+        self.set_state(c, L["in_care"], group=c.municipality if now < self._cohort_day else None)
         self.monitor.count(F["admissions"], c)
-        c.placed.succeed(PLACED)
+        c.placed_event.succeed(PLACED)
 
     def place_outside_contract(self, c: Client) -> None:
-        """An urgent client with no contracted place free: buy one outside contract, within the yearly number."""
+        """A client of an eligible profile (urgent) with no contracted place free on its list:
+        buy one outside contract, within the yearly number."""
         year = self.calendar.date(self.env.now).year
         if self.outside_used.get(year, 0) >= self.sc.outside_contract.per_year:
             return
         self.outside_used[year] = self.outside_used.get(year, 0) + 1
         c.waitlist.discard(c)
-        self.monitor.change(L["outside_contract"], +1, c.group)
         self.monitor.count(F["outside_contract_placements"], c)
         self.admit(c, self.outside)
 
-    def leave_place(self, c: Client, state: int, flow: int) -> None:
+    def leave_place(self, c: Client, state: str, flow: str, outcome: str) -> None:
         provider = c.place
         provider.occupied -= 1
-        if provider is self.outside:
-            self.monitor.change(L["outside_contract"], -1, c.group)
-        self.monitor.move(c, state)
-        self.monitor.count(flow, c)
+        c.outcome, c.exited = outcome, self.env.now
+        self.set_state(c, L[state])
+        self.monitor.count(F[flow], c)
         self.fill(provider)
 
     def set_places(self, provider: Provider, places: int) -> None:
@@ -348,48 +366,56 @@ class World:
         provider.capacity = places
         self.fill(provider)
 
+    def seat(self, c: Client, provider: Provider, stage: str) -> None:
+        """A resident in a place without having come through the list (start, conversion)."""
+        provider.occupied += 1
+        c.place = provider
+        c.early_at = self.env.now + c.early
+        self.set_state(c, L[stage], group=c.municipality if self.env.now < self._cohort_day else None)
+
     # ------------------------------------------------------------ clients
 
-    def _new_client(self, fates: Fates, i: int, joined: float) -> Client:
+    def new_client(self, family: str, index: int, fate: Fate | None = None) -> Client:
+        """A client named by its family and index; its fate comes from the fate book."""
+        f = fate or self.fates.fate(family, index)
         c = Client()
         c.id = self._next_id
         self._next_id += 1
-        c.profile = int(fates.profile[i])
+        c.family, c.index = family, index
+        c.profile, c.municipality, c.provider = f.profile, f.municipality, f.provider
         c.priority = self._profiles[c.profile].priority
-        c.municipality = int(fates.municipality[i])
-        c.group = c.municipality + self._n_municipalities  # the "new" cohort until placed (see place_in)
-        c.provider = int(fates.provider[i])
-        c.joined = joined
-        c.state = -1
-        c.place = None
-        c.bridged = c.was_bridged = c.bridge_queued = False
-        c.w_unit = float(fates.withdraw_unit[i])
-        c.w_rate = 0.0
-        c.w_since = 0.0
-        c.w_version = 0
-        c.stay = float(fates.stay[i])
-        c.early = float(fates.early[i])
-        c.destination = int(fates.destination[i])
-        c.contingent = bool(fates.contingent[i])
-        c.other_route = float(fates.other_route[i])
-        c.ambulant = float(fates.ambulant[i])
-        c.relapses = bool(fates.relapses[i])
-        c.relapse_delay = float(fates.relapse_delay[i])
-        c.thuis_offer = float(fates.thuis_offer[i])
-        c.thuis_home = float(fates.thuis_home[i])
-        c.thuis_duration = float(fates.thuis_duration[i])
+        c.stay, c.early, c.withdraw_clock = f.stay, f.early, f.withdraw_clock
+        c.destination, c.contingent, c.other_route = f.destination, f.contingent, f.other_route
+        c.ambulant, c.relapses, c.relapse_delay = f.ambulant, f.relapses, f.relapse_delay
+        c.thuis_offer, c.thuis_home, c.thuis_duration = f.thuis_offer, f.thuis_home, f.thuis_duration
+        c.state, c.gauges = -1, ()
+        c.group = c.municipality + self._n_municipalities  # the "new" cohort unless placed before the date
+        c.since, c.days = self.env.now, [0.0] * len(STATES)
+        c.waitlist = c.placed_event = c.place = c.home_request = c.process = None
+        c.on_list = c.bridged = c.was_bridged = c.bridge_queued = False
+        c.early_at = math.inf
+        c.withdraw_rate = c.clock_since = 0.0
+        c.clock_version = 0
+        c.arrived = self.env.now
+        c.listed = c.bridging_start = c.bridging_end = c.placed = c.ready = c.housed = c.exited = NAN
+        c.outcome = ""
         return c
 
-    def arrive(self, c: Client) -> None:
-        self.monitor.count(F["arrivals"], c)
-        self.env.process(self.journey(c))
+    def enter(self, c: Client, stage: str = "arrival", place: Provider | None = None) -> None:
+        """Start a client's journey at ``stage``; residents are seated in ``place`` first."""
+        c.start_stage = stage
+        if stage in ("in_care", "ready_to_leave"):
+            self.seat(c, place, stage)
+        if stage == "arrival":
+            self.monitor.count(F["arrivals"], c)
+        c.process = self.env.process(self.journey(c, stage))
 
-    def _reentry(self, old: Client) -> Client:
-        fates = Fates.draw(self.sc, self.streams, "reentry.", 1)
-        c = self._new_client(fates, 0, self.env.now)
+    def relapse(self, old: Client) -> None:
+        """The person comes back as a new entry, from the same municipality."""
+        c = self.new_client("relapse." + old.family, old.index)
         c.municipality = old.municipality
         c.group = old.municipality + self._n_municipalities
-        return c
+        self.enter(c)
 
     def arrival_times(self) -> np.ndarray:
         """Non-homogeneous Poisson arrivals: a rate per calendar year, piecewise constant."""
@@ -407,48 +433,38 @@ class World:
         return np.concatenate(times) if times else np.empty(0)
 
     def arrivals(self, times: np.ndarray):
-        fates = Fates.draw(self.sc, self.streams, "", len(times))
         env = self.env
         for i, t in enumerate(times.tolist()):
             yield env.timeout(t - env.now)
-            self.arrive(self._new_client(fates, i, t))
+            self.enter(self.new_client("", i))
 
     # ------------------------------------------------------------ the start
 
     def initial_state(self) -> None:
-        """The observed stock on the start date: residents (some ready to leave) and a waitlist."""
-        sc, rng = self.sc, self.streams["initial.elapsed"]
-        init = sc.initial
+        """The observed stock on the start date: residents (some ready to leave) and a waitlist.
+
+        Residents are found in a stationary system (see ``fates.equilibrium_residents``);
+        the ``ready_to_leave`` ones wait for a contingentwoning. Waiting clients have
+        already waited a while and join the list longest-waiting first."""
+        sc, init = self.sc, self.sc.initial
         n_res = sc.initial_residents
-        fates = Fates.draw(sc, self.streams, "initial.", n_res + init.waiting)
-        residents = [self._new_client(fates, i, 0.0) for i in range(n_res)]
-        ready = set(rng.choice(n_res, size=init.ready_to_leave, replace=False).tolist()) if n_res else set()
-        remaining = np.empty(n_res)
-        for k, profile in enumerate(self._profiles):
-            members = [i for i, c in enumerate(residents) if c.profile == k]
-            _, remaining[members] = residual_after_elapsed(profile.stay, rng, len(members))
+        profile, remaining, early = equilibrium_residents(sc, self.streams, n_res)
+        ready = set(self.streams["resident.ready"].choice(n_res, size=init.ready_to_leave, replace=False).tolist()
+                    ) if n_res else set()
         counts = divide_places(n_res, [p.capacity for p in self.providers], "proportional")
         places = [p for p, count in zip(self.providers, counts) for _ in range(count)]
-        for k, (c, provider) in enumerate(zip(residents, places)):
+        for k, provider in enumerate(places):
+            fate = self.fates.fate("resident.", k)
+            fate.profile, fate.stay, fate.early = int(profile[k]), float(remaining[k]), float(early[k])
             if k in ready:
-                c.destination, c.contingent = INDEPENDENT, True
-                self.place_resident(c, provider, L["ready_to_leave"])
-                self.env.process(self.wait_for_home(c))
-            else:
-                self.place_resident(c, provider, L["in_care"])
-                self.env.process(self.stay_and_leave(c, float(remaining[k]), c.early))
-        waited = init.waited.sample(rng, init.waiting)
-        order = np.argsort(-waited, kind="stable")  # longest waiting joins first
-        for j in order.tolist():
-            self.join_waitlist(self._new_client(fates, n_res + j, -float(waited[j])))
-
-    def place_resident(self, c: Client, provider: Provider, state: int) -> None:
-        """A resident who is in a place without having come through the list (start, conversion)."""
-        provider.occupied += 1
-        c.place = provider
-        if self.env.now < self._cohort_day:
-            c.group = c.municipality
-        self.monitor.enter(c, state)
+                fate.destination, fate.contingent = INDEPENDENT, True
+            c = self.new_client("resident.", k, fate)
+            self.enter(c, "ready_to_leave" if k in ready else "in_care", provider)
+        waited = blockwise(self.streams, "waiter.waited", init.waiting, init.waited.sample)
+        for j in np.argsort(-waited, kind="stable").tolist():  # longest waiting joins first
+            c = self.new_client("waiter.", j)
+            c.arrived = c.listed = -float(waited[j])
+            self.enter(c, "waiting")
 
     # ------------------------------------------------------------ schedules and levers
 
@@ -471,30 +487,30 @@ class World:
         for conv in sorted(self.sc.conversions, key=lambda c: c.date):
             yield self.env.timeout(self.calendar.day(conv.date) - self.env.now)
             provider = self.by_name[conv.provider]
-            fates = Fates.draw(self.sc, self.streams, f"conversion.{conv.date}.", conv.places)
+            family = f"conversion.{conv.date}."
             for i in range(conv.places):  # the residents come with their places: seat them first
-                c = self._new_client(fates, i, self.env.now)
-                self.place_resident(c, provider, L["in_care"])
+                c = self.new_client(family, i)
+                self.enter(c, "in_care", provider)
                 self.monitor.count(F["conversions"], c)
-                self.env.process(self.stay_and_leave(c, c.stay, c.early))
             self.set_places(provider, provider.capacity + conv.places)
 
     def contingent_releases(self):
         """Contingentwoningen for BW: the yearly number × BW share, plus any extra units,
-        released on the first of every month (or quarter)."""
+        released on the first of every month (or quarter); a part month gets its part."""
         spec = self.sc.uitstroom.housing.contingent
         rng = self.streams["contingent"]
         cal, env = self.calendar, self.env
         extra_from = cal.day(spec.extra_from) if spec.extra_from else 0.0
         owed = 0.0
-        for day, date in zip(cal.days[:-1].tolist(), cal.dates[:-1]):
+        for i, (day, date) in enumerate(zip(cal.days[:-1].tolist(), cal.dates[:-1])):
             yield env.timeout(day - env.now)
             per_year = value_in_year(spec.units_per_year, date.year) * spec.bw_share
             per_year += spec.extra_per_year if day >= extra_from else 0.0
+            due = per_year / 12.0 * cal.month_fraction(i)
             if spec.release == "poisson":
-                units = int(rng.poisson(per_year / 12.0))
+                units = int(rng.poisson(due))
             else:
-                owed += per_year / 12.0
+                owed += due
                 if spec.release == "quarterly" and date.month % 3 != 1:
                     continue
                 units = math.floor(owed + 1e-9)
@@ -502,33 +518,28 @@ class World:
             self.contingent.release(units)
 
     def waitlist_reviews(self):
-        """Review interviews each month: randomly chosen waiting clients, a share of whom leave."""
+        """Review interviews each month: randomly chosen waiting clients, a share of whom leave.
+        Interviews that find nobody to interview are owed to the next month."""
         spec = self.sc.waitlist.review
         rng = self.streams["review"]
         cal, env = self.calendar, self.env
         lo = cal.day(spec.start) if spec.start else 0.0
         hi = cal.day(spec.end) if spec.end else cal.horizon
         owed = 0.0
-        for day in cal.days[:-1].tolist():
+        for i, day in enumerate(cal.days[:-1].tolist()):
             if not lo <= day < hi:
                 continue
             yield env.timeout(day - env.now)
-            owed += spec.per_year / 12.0
-            n = math.floor(owed + 1e-9)
-            owed -= n
+            owed += spec.per_year / 12.0 * cal.month_fraction(i)
             waiting = sorted((c for wl in self.waitlists for c in wl.waiting()), key=lambda c: c.id)
-            if not waiting or n == 0:
+            n = min(math.floor(owed + 1e-9), len(waiting))
+            if n == 0:
                 continue
-            chosen = rng.choice(len(waiting), size=min(n, len(waiting)), replace=False)
-            removed = rng.random(len(chosen)) < spec.removal_share
-            for i in chosen[removed].tolist():
-                self.leave_waitlist(waiting[i], L["removed_by_review"], F["review_removals"])
-
-    def snapshots(self):
-        cal, env = self.calendar, self.env
-        for i, day in enumerate(cal.days[:-1].tolist()):
-            yield env.timeout(day - env.now)
-            self.monitor.snapshot(i, self.waited_so_far())
+            owed -= n
+            chosen = rng.choice(len(waiting), size=n, replace=False)
+            removed = rng.random(n) < spec.removal_share
+            for k in chosen[removed].tolist():
+                self.leave_waitlist(waiting[k], "removed_by_review", "review_removals")
 
     def waited_so_far(self) -> np.ndarray:
         now = self.env.now
@@ -539,7 +550,6 @@ class World:
     def run(self) -> Monitor:
         self.initial_state()
         env, sc = self.env, self.sc
-        env.process(self.snapshots())
         env.process(self.contingent_releases())
         for provider, spec in zip(self.providers, sc.providers.values()):
             if spec.schedule:
@@ -551,6 +561,10 @@ class World:
         if sc.waitlist.review.per_year > 0:
             env.process(self.waitlist_reviews())
         env.process(self.arrivals(self.arrival_times()))
-        env.run(until=self.calendar.horizon)
-        self.monitor.snapshot(len(self.calendar.dates) - 1, self.waited_so_far())
+        # each record date's stocks hold what happened before that date: run up to it (events
+        # dated that day come after), record, go on
+        for i, day in enumerate(self.calendar.days.tolist()):
+            if day > env.now:
+                env.run(until=day)
+            self.monitor.snapshot(i, self.waited_so_far())
         return self.monitor
