@@ -106,6 +106,7 @@ def run(
                                              help="posterior.csv of a calibration: draw parameters across replications"),
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
     event_log: bool = typer.Option(False, "--event-log", help="also write events.csv: one row per client state change"),
+    clients: bool = typer.Option(False, "--clients", help="also write clients.csv: one record per client journey"),
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
     from .calibrate import CalibrationError
@@ -136,7 +137,7 @@ def run(
             results = run_replications(sc, replications, seed=seed,
                                        workers=slots(pool) if pool else workers, executor=pool,
                                        progress=lambda k: bar.advance(task, k), variants=variants,
-                                       log_events=event_log)
+                                       log_events=event_log, keep_clients=clients)
     finally:
         if pool is not None:
             pool.shutdown()

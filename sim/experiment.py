@@ -36,6 +36,8 @@ class Results:
     municipal: np.ndarray | None = None
     #: the event log of every replication, when asked for (``log_events=True``)
     events: pd.DataFrame | None = None
+    #: one record per client of every replication, when asked for (``keep_clients=True``)
+    clients: pd.DataFrame | None = None
 
     @property
     def calendar(self) -> Calendar:
@@ -54,12 +56,25 @@ class Results:
         return list(self.scenario.inflow.municipalities)
 
 
-def _run_chunk(tasks: list[tuple[Scenario, int, int]], log_events: bool = False) -> list[tuple[int, tuple]]:
+def _run_chunk(tasks: list[tuple[Scenario, int, int]], log_events: bool = False,
+               keep_clients: bool = False) -> list[tuple[int, tuple]]:
     out = []
     for scenario, seed, r in tasks:
-        rep = run_replication(scenario, seed, r, log_events=log_events)
-        out.append((r, (rep.monthly, rep.yearly, rep.municipal, rep.events)))
+        rep = run_replication(scenario, seed, r, log_events=log_events, keep_clients=keep_clients)
+        out.append((r, (rep.monthly, rep.yearly, rep.municipal, rep.events, rep.clients)))
     return out
+
+
+def _client_frame(records: list[dict], scenario: Scenario) -> pd.DataFrame:
+    """The client records of all replications, by name (times and days in days since the
+    start, to a thousandth of a day)."""
+    frame = pd.concat([pd.DataFrame(r) for r in records], ignore_index=True)
+    for column, names in (("municipality", scenario.inflow.municipalities), ("profile", scenario.profiles),
+                          ("provider", scenario.providers)):
+        frame[column] = np.asarray(list(names), object)[frame[column].to_numpy()]
+    numbers = frame.select_dtypes("float").columns
+    frame[numbers] = frame[numbers].round(3)
+    return frame
 
 
 def _event_frame(results_by_rep: list[tuple[int, dict]], start) -> pd.DataFrame:
@@ -89,12 +104,14 @@ def posterior_variants(scenario: Scenario, draws: Sequence[dict], per_draw: int 
 
 def run_replications(scenario: Scenario, replications: int, seed: int = 1, workers: int | None = None,
                      progress: Progress | None = None, executor: Executor | None = None,
-                     variants: Sequence[Scenario] | None = None, log_events: bool = False) -> Results:
+                     variants: Sequence[Scenario] | None = None, log_events: bool = False,
+                     keep_clients: bool = False) -> Results:
     """Run ``replications`` replications; ``progress(k)`` is called as k more finish.
 
     ``variants`` (optional) gives replication r its own scenario ``variants[r]``, e.g.
     a draw from a calibration's posterior (see :func:`posterior_variants`). ``log_events``
-    keeps one row per client state change (memory grows with the run: ask only when needed).
+    keeps one row per client state change, ``keep_clients`` one record per client (memory
+    grows with the run: ask only when needed).
     """
     if variants is not None and len(variants) < replications:
         raise ValueError(f"{replications} replications need as many variants, got {len(variants)}")
@@ -112,12 +129,13 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
 
     if workers <= 1 and executor is None:
         for reps in _chunks(replications, 1):
-            collect(_run_chunk(tasks(reps), log_events))
+            collect(_run_chunk(tasks(reps), log_events, keep_clients))
     else:
         own = executor is None
         pool = executor or ProcessPoolExecutor(max_workers=workers)
         try:
-            futures = [pool.submit(_run_chunk, tasks(reps), log_events) for reps in _chunks(replications, workers)]
+            futures = [pool.submit(_run_chunk, tasks(reps), log_events, keep_clients)
+                       for reps in _chunks(replications, workers)]
             for future in as_completed(futures):
                 collect(future.result())
         finally:
@@ -131,6 +149,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
         yearly=np.stack([done[r][1] for r in order]),
         municipal=np.stack([done[r][2] for r in order]),
         events=_event_frame([(r, done[r][3]) for r in order], scenario.start) if log_events else None,
+        clients=_client_frame([done[r][4] for r in order], scenario) if keep_clients else None,
     )
 
 

@@ -63,7 +63,7 @@ def manifest(results: Results, wall_seconds: float, extra: dict | None = None) -
 def write_results(results: Results, out: str | Path, wall_seconds: float, plots: bool = True,
                   extra_manifest: dict | None = None, tables: dict | None = None) -> Path:
     """series.csv, summary.csv, manifest.json, PNG plots, events.csv when the event log was
-    kept, and any further ``tables`` (file name -> DataFrame), all or nothing."""
+    kept, clients.csv when the client records were, and any further ``tables`` (file name -> DataFrame), all or nothing."""
     from .plots import plot_results
 
     with atomic_folder(out) as tmp:
@@ -72,6 +72,8 @@ def write_results(results: Results, out: str | Path, wall_seconds: float, plots:
         (tmp / "manifest.json").write_text(json.dumps(manifest(results, wall_seconds, extra_manifest), indent=2))
         if results.events is not None:
             results.events.to_csv(tmp / "events.csv", index=False)
+        if results.clients is not None:
+            results.clients.to_csv(tmp / "clients.csv", index=False)
         for name, frame in (tables or {}).items():
             frame.to_csv(tmp / name, index=False)
         if plots:

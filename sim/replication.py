@@ -76,6 +76,7 @@ class Replication:
     journeys: dict | None = None
     monitor: Monitor | None = None
     events: dict | None = None  # the event log, when asked for (see Monitor.event_log)
+    clients: dict | None = None  # one record per client, when asked for (see Monitor.client_records)
 
 
 def _wait_stats(days: np.ndarray) -> tuple[float, float, float]:
@@ -185,7 +186,8 @@ def _gc_paused():
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_journeys: bool = False,
-                    keep_monitor: bool = False, log_events: bool = False) -> Replication:
+                    keep_monitor: bool = False, log_events: bool = False,
+                    keep_clients: bool = False) -> Replication:
     with _gc_paused():
         world = World(scenario, seed, replication, log_events)
         mon = world.run()
@@ -197,4 +199,5 @@ def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_jou
             journeys=mon.journeys() if keep_journeys else None,
             monitor=mon if keep_monitor else None,
             events=mon.event_log(),
+            clients=mon.client_records(replication) if keep_clients else None,
         )

@@ -56,7 +56,7 @@ class Client:
         "relapses", "relapse_delay", "thuis_offer", "thuis_home", "thuis_duration",
         # where it is now (owned by the world)
         "state", "gauges", "group", "since", "days", "waitlist", "on_list", "placed_event", "place",
-        "bridged", "was_bridged", "bridge_queued", "home_request", "early_at",
+        "bridged", "was_bridged", "bridge_queued", "home", "home_request", "early_at",
         "withdraw_rate", "clock_since", "clock_version", "process",
         # the record (see monitor.RECORD_TIMES)
         "arrived", "listed", "bridging_start", "bridging_end", "placed", "ready", "housed",
@@ -107,9 +107,9 @@ class World:
         if stage == "arrival" and self.offered_beschermd_thuis(c) and self.thuis.try_acquire():
             yield from self.beschermd_thuis(c)
             return
+        if stage == "arrival" and not self.join_waitlist(c):
+            return
         if stage in ("arrival", "waiting"):
-            if not self.join_waitlist(c):
-                return
             if (yield c.placed_event) is WITHDRAWN:
                 return
         if stage != "ready_to_leave":
@@ -135,16 +135,21 @@ class World:
         c.ready = self.env.now
         self.set_state(c, L["ready_to_leave"])
         self.monitor.count(F["became_ready_to_leave"], c)
+        self.ask_for_home(c)
         return True
+
+    def ask_for_home(self, c: Client) -> None:
+        """Ready to leave: ask for a contingentwoning, or start the other route."""
+        if c.contingent:
+            c.home = c.home_request = self.contingent.request(c)
+            self.set_state(c)  # now counted as waiting for a contingentwoning
+        else:
+            c.home = self.env.timeout(c.other_route)
 
     def wait_for_home(self, c: Client):
         """Ready to leave: the client keeps the place until a home comes (True), unless it
         leaves early first (False): the early-exit clock keeps running while it waits."""
-        if c.contingent:
-            home = c.home_request = self.contingent.request(c)
-            self.set_state(c)  # now counted as waiting for a contingentwoning
-        else:
-            home = self.env.timeout(c.other_route)
+        home = c.home
         if c.early_at < self.calendar.horizon:
             yield home | self.env.timeout(max(0.0, c.early_at - self.env.now))
         else:
@@ -241,19 +246,21 @@ class World:
     def waiting_total(self) -> int:
         return sum(wl.size for wl in self.waitlists)
 
-    def join_waitlist(self, c: Client) -> bool:
+    def join_waitlist(self, c: Client, already_listed: bool = False) -> bool:
         """On the list; placed at once if a place is free, else bought outside contract
-        (if allowed), else it waits, with overbruggingszorg if its provider offers it."""
+        (if allowed), else it waits, with overbruggingszorg if its provider offers it.
+        A full list or an intake stop turns new clients away, not those ``already_listed``
+        on the start date."""
         wl = self.waitlists[0] if len(self.waitlists) == 1 else self.providers[c.provider].waitlist
         stop = self.sc.waitlist.intake_stop
-        if wl.full() or (stop is not None and self.waiting_total() >= stop):
+        if not already_listed and (wl.full() or (stop is not None and self.waiting_total() >= stop)):
             c.outcome, c.exited = "turned_away", self.env.now
             self.set_state(c, L["turned_away"])
             self.monitor.count(F["turned_away"], c)
             return False
         c.waitlist = wl
         c.placed_event = self.env.event()
-        if math.isnan(c.listed):  # the list on the start date joined in the past
+        if not already_listed:
             c.listed = self.env.now
         self.set_state(c, L["waiting"])
         wl.push(c)
@@ -391,7 +398,7 @@ class World:
         c.state, c.gauges = -1, ()
         c.group = c.municipality + self._n_municipalities  # the "new" cohort unless placed before the date
         c.since, c.days = self.env.now, [0.0] * len(STATES)
-        c.waitlist = c.placed_event = c.place = c.home_request = c.process = None
+        c.waitlist = c.placed_event = c.place = c.home = c.home_request = c.process = None
         c.on_list = c.bridged = c.was_bridged = c.bridge_queued = False
         c.early_at = math.inf
         c.withdraw_rate = c.clock_since = 0.0
@@ -402,10 +409,15 @@ class World:
         return c
 
     def enter(self, c: Client, stage: str = "arrival", place: Provider | None = None) -> None:
-        """Start a client's journey at ``stage``; residents are seated in ``place`` first."""
+        """Start a client's journey at ``stage``; residents are seated in ``place`` and the list
+        on the start date is put on the list first, so that they are there at once."""
         c.start_stage = stage
         if stage in ("in_care", "ready_to_leave"):
             self.seat(c, place, stage)
+            if stage == "ready_to_leave":
+                self.ask_for_home(c)
+        elif stage == "waiting":
+            self.join_waitlist(c, already_listed=True)
         if stage == "arrival":
             self.monitor.count(F["arrivals"], c)
         c.process = self.env.process(self.journey(c, stage))
