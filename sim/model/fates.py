@@ -49,6 +49,9 @@ class Fate:
     thuis_duration: float  # days of beschermd thuis
 
 
+_FIELDS = tuple(Fate.__dataclass_fields__)
+
+
 def choose(rng: np.random.Generator, shares: list[float], n: int) -> np.ndarray:
     """Index of a category per client, by inverse CDF on one uniform each."""
     cdf = np.cumsum(shares)
@@ -97,14 +100,15 @@ class FateBook:
     def __init__(self, scenario: Scenario, streams: Streams):
         self.sc = scenario
         self.streams = streams
-        self._blocks: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self._blocks: dict[tuple[str, int], list[tuple]] = {}
 
     def fate(self, family: str, index: int) -> Fate:
         block, k = divmod(index, BLOCK)
-        draws = self._blocks.get((family, block))
-        if draws is None:
-            draws = self._blocks[(family, block)] = _draw_block(self.sc, self.streams, family, block)
-        return Fate(**{name: values[k].item() for name, values in draws.items()})
+        rows = self._blocks.get((family, block))
+        if rows is None:  # one block as rows of plain Python values, in Fate's field order
+            draws = _draw_block(self.sc, self.streams, family, block)
+            rows = self._blocks[(family, block)] = list(zip(*(draws[f].tolist() for f in _FIELDS)))
+        return Fate(*rows[k])
 
 
 def blockwise(streams: Streams, name: str, n: int, draw) -> np.ndarray:
