@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
+from sim import scenario as sc_mod
 from sim.cli import app
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
@@ -106,3 +107,23 @@ def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
     # every client's first row is the state it entered the run in
     first = events.groupby(["replication", "client"]).state.first()
     assert set(first) <= {"waiting", "in_care", "ready_to_leave", "turned_away", "beschermd_thuis"}
+
+
+def test_client_records_only_when_asked_identical_across_workers_and_matching_the_flows(tmp_path):
+    assert run("run", BASELINE, "-n", 1, "-w", 1, "--no-plots", "--out", tmp_path / "plain").exit_code == 0
+    assert not (tmp_path / "plain" / "clients.csv").exists()
+    for workers in (1, 2):
+        result = run("run", BASELINE, "-n", 2, "-w", workers, "--no-plots", "--clients", "--out", tmp_path / f"c{workers}")
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "c1" / "clients.csv").read_bytes() == (tmp_path / "c2" / "clients.csv").read_bytes()
+    clients = pd.read_csv(tmp_path / "c1" / "clients.csv", keep_default_na=False, na_values=[""])
+    assert clients.client.is_unique
+    series = pd.read_csv(tmp_path / "c1" / "series.csv")
+    flows = series.groupby(["metric", "replication"]).value.sum()
+    placed = clients[clients.placed.notna()].groupby("replication").size()
+    assert placed.tolist() == flows["admissions"].astype(int).tolist()
+    for destination, flow in (("intramural", "exits_intramural"), ("early", "exits_early"),
+                              ("withdrawn", "withdrawals"), ("independent", "exits_independent")):
+        counted = clients[clients.destination == destination].groupby("replication").size()
+        assert counted.tolist() == flows[flow].astype(int).tolist(), destination
+    assert set(clients.municipality) <= set(sc_mod.load(BASELINE).inflow.municipalities)
