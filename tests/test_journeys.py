@@ -74,8 +74,16 @@ def test_every_client_still_on_the_pathway_has_a_live_journey(name):
     pending = [c for c in world.monitor.clients if STATES[c.state] in PENDING]
     assert pending
     for c in pending:
-        assert c.process is not None and c.process.is_alive, (c.family, c.index, STATES[c.state])
-        assert not c.process.target.processed
+        who = (c.family, c.index, STATES[c.state])
+        assert c.process is not None and c.process.is_alive, who
+        target = c.process.target
+        assert not target.processed, who
+        if STATES[c.state] == "in_care":  # the end of its stay (or an early exit) is scheduled
+            assert target.triggered, who
+        elif STATES[c.state] == "waiting":  # on a list, waiting for a place
+            assert c.on_list and target is c.placed_event, who
+        elif STATES[c.state] == "ready_to_leave":  # a home is on its way, or it is in the contingent queue
+            assert c.home.triggered or c.home in world.contingent._queue, who
     ended = [c for c in world.monitor.clients if STATES[c.state] not in PENDING + ("at_home",)]
     assert all(not c.process.is_alive for c in ended if c.process is not None)
 
