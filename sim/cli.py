@@ -39,6 +39,16 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def writable(out: Path) -> Path:
+    """The results folder, if bwsim may write it (checked before any work), else exit 2."""
+    from .output import OutputError, check_target
+
+    try:
+        return check_target(out)
+    except OutputError as exc:
+        fail(str(exc))
+
+
 def load_scenario(path: Path, overrides: list[str]) -> scenario_mod.Scenario:
     try:
         return scenario_mod.load(path, overrides)
@@ -117,7 +127,7 @@ def run(
     if scheduler and executor != "dask":
         fail("--scheduler needs --executor dask")
     sc = load_scenario(scenario, set_)
-    out = out or Path("results") / scenario.stem
+    out = writable(out or Path("results") / scenario.stem)
     variants = None
     if posterior is not None:
         try:

@@ -1,10 +1,17 @@
 """Writing a results folder atomically: everything is written to a temporary
-folder beside the target and moved into place only when complete."""
+folder beside the target and moved into place only when complete.
+
+A results folder may replace only a folder that is itself an earlier bwsim
+result (it holds the ``.bwsim-result`` mark, or a manifest written by bwsim) or an
+empty one: a file, or a folder holding anything else (the user's own files, the
+scenario being run), is refused, so nothing the user owns is ever moved or deleted.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -16,6 +23,40 @@ from . import __version__
 from .experiment import Results, series_frame, summarise
 
 PACKAGES = ("simpy", "numpy", "scipy", "pandas", "pydantic", "matplotlib")
+#: The file that marks a folder as a bwsim result, which a later result may replace.
+MARK = ".bwsim-result"
+
+
+class OutputError(ValueError):
+    """A results folder that may not be written; the message names the path and why."""
+
+
+def _is_result(folder: Path) -> bool:
+    if (folder / MARK).is_file():
+        return True
+    try:  # results written before the mark existed: a bwsim manifest
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "bwsim" in (data.get("packages") or {})
+
+
+def check_target(target: str | Path) -> Path:
+    """The results folder ``target`` if bwsim may write it, else :class:`OutputError`.
+    Check before any work, so that a refused folder costs nothing."""
+    target = Path(target)
+    if str(target).strip() in ("", "."):
+        raise OutputError(f"--out {str(target)!r}: expected the path of a results folder")
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"--out {target}: {parent} is a file, not a folder")
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise OutputError(f"--out {target}: is a file; expected a new folder or an earlier bwsim result "
+                          "(nothing was written)")
+    if target.is_dir() and any(target.iterdir()) and not _is_result(target):
+        raise OutputError(f"--out {target}: holds files that are not a bwsim result; bwsim replaces only "
+                          "its own results: choose a new folder (nothing was written)")
+    return target
 
 
 def package_versions() -> dict[str, str]:
@@ -28,11 +69,16 @@ def package_versions() -> dict[str, str]:
 
 @contextlib.contextmanager
 def atomic_folder(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success it replaces ``target``, on error it is removed."""
-    target = Path(target)
+    """Yield a temporary folder; on success it replaces ``target`` (which must pass
+    :func:`check_target`), on error it is removed."""
+    target = check_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a results folder is an ordinary folder
     try:
+        (tmp / MARK).write_text("written by bwsim; a later bwsim result may replace this folder\n")
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from sim import scenario as sc_mod
@@ -127,3 +128,43 @@ def test_client_records_only_when_asked_identical_across_workers_and_matching_th
         counted = clients[clients.destination == destination].groupby("replication").size()
         assert counted.tolist() == flows[flow].astype(int).tolist(), destination
     assert set(clients.municipality) <= set(sc_mod.load(BASELINE).inflow.municipalities)
+
+
+SMALL = ["-n", 2, "-w", 1]
+COMMANDS = {
+    "run": ["run", BASELINE, *SMALL, "--no-plots"],
+    "compare": ["compare", BASELINE, BASELINE.parent / "more-contingent.yaml", *SMALL],
+    "sweep": ["sweep", BASELINE, "--param", "bridging.places=0:40:40", "--metric", "waitlist", *SMALL],
+    "verdeel": ["verdeel", BASELINE, *SMALL],
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_out_never_replaces_what_the_user_owns(tmp_path, command):
+    args = COMMANDS[command]
+    own_file = tmp_path / "notes.txt"
+    own_file.write_text("mine")
+    own_folder = tmp_path / "own"
+    own_folder.mkdir()
+    (own_folder / "scenario.yaml").write_text("mine too")
+    for target in (own_file, own_folder):
+        result = run(*args, "--out", target)
+        assert result.exit_code == 2, result.output
+        assert str(target) in result.output and "nothing was written" in result.output
+    assert own_file.read_text() == "mine" and (own_folder / "scenario.yaml").read_text() == "mine too"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "own"]  # nothing else written
+    # an earlier result of bwsim is replaced, and can be replaced again
+    for _ in range(2):
+        result = run(*args, "--out", tmp_path / "res")
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "res" / ".bwsim-result").is_file()
+    assert (tmp_path / "res").stat().st_mode & 0o077 != 0  # an ordinary folder, not a private one
+
+
+def test_running_a_scenario_into_its_own_folder_is_refused(tmp_path):
+    folder = tmp_path / "own"
+    folder.mkdir()
+    scenario = folder / "baseline.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: mine\n")
+    result = run("run", scenario, "-n", 2, "--out", folder)
+    assert result.exit_code == 2 and scenario.is_file()

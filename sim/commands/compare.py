@@ -15,7 +15,7 @@ from rich.table import Table
 
 from .. import compare as compare_mod
 from ..calendar import Calendar
-from ..cli import app, console, fail, load_scenario, progress_bar
+from ..cli import app, console, fail, load_scenario, progress_bar, writable
 from ..report import excludes_zero, fmt, write_report
 from ..scenario import ScenarioError, from_mapping, load_data
 from ..sweep import ParameterError, check_sweep, parse_range, run_sweep, write_sweep
@@ -109,7 +109,7 @@ def compare_command(
     calendar = Calendar(loaded[0].start, loaded[0].end)
     _check_year(year, calendar)
     year = calendar.years[-1] if year is None else year
-    out = out or Path("results") / _slug("compare-" + "-".join(p.stem for p in scenarios))
+    out = writable(out or Path("results") / _slug("compare-" + "-".join(p.stem for p in scenarios)))
     started = time.perf_counter()
     try:
         with progress_bar("replications") as bar:
@@ -224,7 +224,7 @@ def sweep_command(
         fail(str(exc))
     data, calendar = _load_data(scenario, set_)
     _check_year(year, calendar)
-    out = out or Path("results") / _slug(f"sweep-{scenario.stem}-{key.split('.')[-1]}")
+    out = writable(out or Path("results") / _slug(f"sweep-{scenario.stem}-{key.split('.')[-1]}"))
     try:
         check_sweep(data, key, values, metric, year, str(scenario))
         with progress_bar("replications") as bar:

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import verdeel as vd
-from ..cli import app, console, err, progress_bar
+from ..cli import app, console, err, progress_bar, writable
 from ..experiment import mean_ci, run_replications
 from ..scenario import ScenarioError
 
@@ -74,7 +74,7 @@ def verdeel_command(
         sc, table, notes = vd.prepare(scenario, cfg, set_, year)
     except (vd.VerdeelError, ScenarioError) as exc:
         fail(str(exc))
-    out = out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{cfg.start_year}"
+    out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{cfg.start_year}")
     started = time.perf_counter()
     with progress_bar("replications") as bar:
         task = bar.add_task(sc.name, total=replications)
