@@ -82,6 +82,9 @@ def posterior_scenarios(sc: scenario_mod.Scenario, posterior: Path, replications
     """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw)."""
     from . import calibrate
 
+    if replications % per_draw:
+        fail(f"--replications {replications}: with --posterior it must be a multiple of --per-draw "
+             f"{per_draw} (each parameter draw gets {per_draw} replications)")
     draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed)
     try:
         return posterior_variants(sc, draws, per_draw)[:replications]

@@ -168,3 +168,12 @@ def test_running_a_scenario_into_its_own_folder_is_refused(tmp_path):
     scenario.write_text(f"extends: {BASELINE}\nname: mine\n")
     result = run("run", scenario, "-n", 2, "--out", folder)
     assert result.exit_code == 2 and scenario.is_file()
+
+
+def test_posterior_replications_not_a_multiple_of_per_draw_is_refused_before_running(tmp_path):
+    posterior = Path(__file__).resolve().parents[1] / "calibration" / "haarlem" / "results" / "posterior.csv"
+    result = run("run", BASELINE, "--posterior", posterior, "-n", 4, "-k", 3, "--out", tmp_path / "r")
+    assert result.exit_code == 2 and "--replications 4" in result.output and "--per-draw 3" in result.output
+    assert not (tmp_path / "r").exists()
+    assert run("run", BASELINE, "--posterior", posterior, "-n", 6, "-k", 3, "--no-plots",
+               "--out", tmp_path / "r").exit_code == 0
