@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench mutants defects clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	$(BIN)/python benchmarks/run_all.py
+
+# Mutation testing of sim/model/ and sim/monitor.py (slow: about an hour and a half on 2 cores;
+# not part of `make test`). Options: make mutants MUTANTS_ARGS="--sample 0" runs every mutant.
+mutants: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,mutants]"
+	$(BIN)/python mutation/run_mutants.py $(MUTANTS_ARGS)
+
+# Put each defect of the "every journey whole" issue back into a copy of the code and show that
+# the test written for it goes red (a minute or two; nothing in the checkout changes).
+defects: $(STAMP)
+	$(BIN)/python mutation/reintroduce_defects.py
 
 clean:
 	rm -rf $(VENV) results/*/
