@@ -107,7 +107,7 @@ def variance_table(split) -> Table:
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     replications: int = typer.Option(30, "--replications", "-n", min=1, help="number of replications"),
-    seed: int = typer.Option(1, "--seed", "-s", help="random seed"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),

@@ -22,7 +22,9 @@ from .distributions import Duration
 SHARE_TOLERANCE = 1e-6
 
 Probability = Annotated[float, Field(ge=0, le=1)]
-Rate = Annotated[float, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: Above this many new indications a year a scenario is not a region (the whole country has ~25,000 places).
+MAX_INFLOW = 1_000_000
 Count = Annotated[int, Field(ge=0)]
 #: A number per calendar year, or one number for every year. A mapping is a step
 #: function: each listed year holds until the next listed year.
@@ -57,6 +59,9 @@ class Inflow(_Block):
     @model_validator(mode="after")
     def _sum(self):
         _check_shares(self.municipalities, "municipality shares")
+        rates = self.per_year.values() if isinstance(self.per_year, dict) else [self.per_year]
+        if max(rates, default=0) > MAX_INFLOW:
+            raise ValueError(f"per_year: expected at most {MAX_INFLOW:,} new indications a year, got {max(rates):g}")
         return self
 
 
@@ -314,7 +319,9 @@ def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
         raise error(f"{path}: file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2022-02-30
         raise error(f"{path}: not valid YAML: {exc}") from None
     if data is None:
         data = {}
@@ -347,7 +354,7 @@ def apply_override(data: dict, assignment: str) -> dict:
         raise ScenarioError(f"--set {assignment}: empty key path")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ScenarioError(f"--set {assignment}: the value is not valid YAML: {exc}") from None
     return with_values(data, {".".join(parts): value})
 

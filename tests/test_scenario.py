@@ -66,6 +66,9 @@ def test_extends_merges_and_set_overrides(tmp_path):
     ("conversions: [{date: 2017-04-01, provider: Nobody, places: 5}]", "conversions", "unknown provider"),
     ("providers: {SIG: {waitlist_of: Nobody}}", "providers.SIG.waitlist_of", "expected a provider with its own list"),
     ("bridging: {stay_factor: 0}", "bridging.stay_factor", "greater than 0"),
+    ("inflow: {per_year: .inf}", "inflow.per_year", "finite number"),
+    ("inflow: {per_year: 1.0e9}", "inflow", "at most 1,000,000"),
+    ("end: 2022-02-30", "", "not valid YAML: day is out of range"),
 ])
 def test_bad_input_names_file_key_and_expectation(tmp_path, body, key, expected):
     path = child(tmp_path, body)
@@ -86,6 +89,13 @@ def test_missing_file_and_bad_yaml(tmp_path):
         sc_mod.load(BASELINE, ["inflow.per_year"])
     with pytest.raises(sc_mod.ScenarioError, match="inflow.per_year=.*not valid YAML"):
         sc_mod.load(BASELINE, ["inflow.per_year={2015: ["])
+
+
+def test_a_scenario_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(sc_mod.ScenarioError, match="not UTF-8 text"):
+        sc_mod.load(path)
 
 
 def test_extends_cycle_is_reported(tmp_path):

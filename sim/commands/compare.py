@@ -86,7 +86,7 @@ def differences_table(comparison: compare_mod.Comparison, year: int) -> Table:
 def compare_command(
     scenarios: list[Path] = typer.Argument(..., help="scenario YAML files; the first is the reference"),
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="replications per scenario"),
-    seed: int = typer.Option(1, "--seed", "-s", help="random seed, the same for every scenario"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed, the same for every scenario"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/compare-<scenarios>)"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the table (default: the last)"),
@@ -150,7 +150,7 @@ def target_command(
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the condition (default: the last)"),
     probability: float = typer.Option(0.8, "--probability", help="share of replications that must meet it"),
     replications: int = typer.Option(30, "--replications", "-n", min=1, help="replications per value tried"),
-    seed: int = typer.Option(1, "--seed", "-s", help="random seed, the same for every value"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed, the same for every value"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     integer: bool = typer.Option(True, "--integer/--no-integer", help="search whole numbers only"),
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="with --no-integer: stop when the "
@@ -212,7 +212,7 @@ def sweep_command(
     metric: str = typer.Option("waitlist", "--metric", "-m", help="yearly metric to plot"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year (default: the mean over the years)"),
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="replications per value"),
-    seed: int = typer.Option(1, "--seed", "-s", help="random seed, the same for every value"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed, the same for every value"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/sweep-<scenario>-<key>)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),

@@ -54,7 +54,7 @@ def verdeel_command(
     regime: Optional[str] = typer.Option(None, "--regime", help=f"override: {' | '.join(vd.REGIMES)}"),
     start_year: Optional[int] = typer.Option(None, "--start-year", help="override: first year of the new model"),
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="number of replications"),
-    seed: int = typer.Option(1, "--seed", "-s", help="random seed"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
                                        help="folder (default results/verdeel-<scenario>-<regime>-<start>)"),
