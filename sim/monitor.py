@@ -116,19 +116,34 @@ class Monitor:
         """The model changed a client: ``(state, gauges, group)`` before (None for a new
         client) and after. Levels move here and nowhere else; the monitor never changes a client."""
         now_entering = before is None
+        state, gauges, group = after
         if now_entering:
             self.entries += 1
             self.clients.append(client)
+            old_state, old_gauges, old_group = -1, (), group
         else:
-            state, gauges, group = before
-            self.change(state, -1, group)
+            old_state, old_gauges, old_group = before
+        if old_group != group:  # everything the client holds moves to the new group
+            if old_state >= 0:
+                self.change(old_state, -1, old_group)
+            for gauge in old_gauges:
+                self.change(gauge, -1, old_group)
+            self.change(state, +1, group)
             for gauge in gauges:
-                self.change(gauge, -1, group)
-        state, gauges, group = after
-        self.change(state, +1, group)
-        for gauge in gauges:
-            self.change(gauge, +1, group)
-        if self.events is not None and (now_entering or before[0] != state):
+                self.change(gauge, +1, group)
+        else:  # only what changed
+            if state != old_state:
+                if old_state >= 0:
+                    self.change(old_state, -1, group)
+                self.change(state, +1, group)
+            if gauges != old_gauges:
+                for gauge in old_gauges:
+                    if gauge not in gauges:
+                        self.change(gauge, -1, group)
+                for gauge in gauges:
+                    if gauge not in old_gauges:
+                        self.change(gauge, +1, group)
+        if self.events is not None and (now_entering or old_state != state):
             self.events.append((self.env.now, client.id, client.municipality, LEVELS[state]))
 
     # -- flows and journeys
