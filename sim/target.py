@@ -134,6 +134,9 @@ def check_question(data: dict, key: str, low: Number, high: Number, metric: str,
                    probability: float, replications: int, integer: bool, tolerance: float | None,
                    source: str = "<scenario>") -> tuple[Number, Number, float]:
     """Validate a goal-seeking question before running anything: ``(low, high, tolerance)``."""
+    for flag, value in (("--low", low), ("--high", high), ("--tolerance", tolerance)):
+        if value is not None and not math.isfinite(value):
+            raise TargetError(f"{flag} {value:g}: expected a finite number")
     if not 0 < probability <= 1:
         raise TargetError(f"--probability {probability:g}: expected a share in (0, 1]")
     if replications < 1:

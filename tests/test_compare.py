@@ -17,7 +17,7 @@ from sim.replication import YEARLY
 from sim.report import write_report
 from sim.scenario import load, load_raw
 from sim.sweep import ParameterError, metric_per_replication, parse_range, run_sweep, scenario_at, write_sweep
-from sim.target import TargetError, find_target, wilson
+from sim.target import TargetError, check_question, find_target, wilson
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 RIBW = "providers.RIBW K/AM.places"
@@ -135,6 +135,12 @@ def test_target_unreachable_and_bad_key(short):
         find_target(data, RIBW, 300, 500, "waitlist", 10, year=2016, replications=3, workers=1)
     with pytest.raises(ParameterError, match="'providers.RIBW' is not in the scenario"):
         find_target(data, "providers.RIBW.places", 300, 500, "waitlist", 10, year=2016, replications=3, workers=1)
+
+
+@pytest.mark.parametrize("low, high", [(float("nan"), 500), (300, float("inf"))])
+def test_target_bounds_must_be_finite(short, low, high):
+    with pytest.raises(TargetError, match="expected a finite number"):
+        check_question(load_raw(short), RIBW, low, high, "waitlist", 2016, 0.8, 3, False, None)
 
 
 # ---------------------------------------------------------------- sweep
