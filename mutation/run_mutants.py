@@ -112,7 +112,7 @@ def mark(db, job_ids, why: str) -> None:
                    f"VALUES (?, 'SKIPPED', '{why}', NULL, NULL)", [(j,) for j in job_ids])
 
 
-def sample(n: int, seed: int) -> tuple[int, int, int]:
+def sample(n: int, seed: int, lines=()) -> tuple[int, int, int]:
     """Leave out the mutants inside type annotations (every module here has ``from __future__
     import annotations``: an annotation is never evaluated, so such a mutant is equivalent by
     construction), then keep a random sample of n of the others (0: all) and mark the rest
@@ -128,6 +128,10 @@ def sample(n: int, seed: int) -> tuple[int, int, int]:
     noted = [r for r in rows if any(a <= (r[4], r[5]) < b for a, b in spans[r[1]])]
     mark(db, [r[0] for r in noted], "in a type annotation")
     rows = [r for r in rows if r not in noted]
+    if lines:  # only the mutants in these line ranges (e.g. code just changed)
+        inside = [r for r in rows if any(r[1].endswith(f) and lo <= r[4] <= hi for f, lo, hi in lines)]
+        mark(db, [r[0] for r in rows if r not in inside], "not in --lines")
+        rows = inside
     if 0 < n < len(rows):
         keep = {r[0] for r in random.Random(seed).sample(rows, n)}
         mark(db, [r[0] for r in rows if r[0] not in keep], "not in the sample")
@@ -163,6 +167,7 @@ def report() -> int:
         "r.worker_outcome, r.test_outcome, r.output, r.diff FROM mutation_specs s "
         "LEFT JOIN work_results r ON r.job_id = s.job_id").fetchall()
     noted = [r for r in rows if r[5] == "SKIPPED" and r[7] == "in a type annotation"]
+    outside = [r for r in rows if r[5] == "SKIPPED" and r[7] == "not in --lines"]
     sampled = [r for r in rows if r[5] != "SKIPPED"]
     done = [r for r in sampled if r[5] is not None]
     killed = [r for r in done if r[6] == "KILLED"]
@@ -172,7 +177,7 @@ def report() -> int:
     no_test = [r for r in done if r[5] == "NO_TEST"]
     lines = [f"# Mutation score\n",
              f"mutants in all: {len(rows)}; in type annotations (left out): {len(noted)}; "
-             f"sampled from the others: {len(sampled)}; run: {len(done)}",
+             f"outside --lines: {len(outside)}; sampled from the others: {len(sampled)}; run: {len(done)}",
              f"killed: {len(killed)} (of which timeouts: {len(timeouts)}); survived: {len(survivors)}; "
              f"errors (counted as not killed): {len(errors)}; no mutation possible: {len(no_test)}"]
     scored = len(killed) + len(survivors) + len(errors)
@@ -199,6 +204,8 @@ def main() -> None:
     ap.add_argument("--only", action="append", default=[], metavar="FILE:LINE",
                     help="with --rerun-survivors: only the survivors at this place (repeatable), e.g. world.py:285")
     ap.add_argument("--report", action="store_true", help="only print the report of the existing session")
+    ap.add_argument("--lines", action="append", default=[], metavar="FILE:FIRST-LAST",
+                    help="only mutants in these lines (repeatable), e.g. monitor.py:115-146; with --sample 0, all of them")
     args = ap.parse_args()
     python = sys.executable
     os.environ.pop("PYTEST_ADDOPTS", None)
@@ -219,9 +226,11 @@ def main() -> None:
         copy_tree()
         write_config(python, 600)
         cosmic("init", CONFIG, SESSION)
-        kept, noted, total = sample(args.sample, args.seed)
+        lines = [(f, int(r.split("-")[0]), int(r.split("-")[-1])) for f, r in (x.rsplit(":", 1) for x in args.lines)]
+        kept, noted, total = sample(args.sample, args.seed, lines)
+        where = f" in {', '.join(args.lines)}" if args.lines else ""
         print(f"{total} mutants, {noted} of them in type annotations (left out); running {kept} of the "
-              f"other {total - noted} (seed {args.seed})", flush=True)
+              f"other {total - noted}{where} (seed {args.seed})", flush=True)
     took = baseline(python)
     timeout = max(240.0, args.timeout_factor * took)
     print(f"unmutated tests pass in {took:.0f} s; timeout per mutant {timeout:.0f} s", flush=True)

@@ -773,6 +773,33 @@ def test_monitor_observe_moves_levels_and_logs():
     assert all(len(v) == 0 for v in empty.values())
 
 
+def test_monitor_moves_everything_a_client_holds_to_any_new_group():
+    """The model only ever moves a waiting client to a lower group (the existing cohort), but
+    the monitor's contract is general: a client in any state moves, with its gauges, to any
+    group, up or down."""
+    cal = Calendar(dt.date(2020, 1, 1), dt.date(2020, 4, 1))
+    env = _Env()
+    mon = Monitor(cal, env, groups=3)
+
+    class C:
+        id, municipality = 1, 0
+    c = C()
+    mon.observe(c, None, (L["in_care"], (L["outside_contract"],), 0))
+    env.now = 5.0
+    mon.observe(c, (L["in_care"], (L["outside_contract"],), 0), (L["ready_to_leave"], (L["outside_contract"],), 2))
+    assert mon.mlevel[L["in_care"]] == [0, 0, 0] and mon.mlevel[L["ready_to_leave"]] == [0, 0, 1]
+    assert mon.mlevel[L["outside_contract"]] == [0, 0, 1] and mon.level[L["outside_contract"]] == 1
+    env.now = 8.0
+    mon.observe(c, (L["ready_to_leave"], (L["outside_contract"],), 2), (L["ready_to_leave"], (), 1))
+    assert mon.mlevel[L["ready_to_leave"]] == [0, 1, 0] and mon.mlevel[L["outside_contract"]] == [0, 0, 0]
+    env.now = 10.0
+    mon.snapshot(1, np.array([]))
+    assert mon.snap_marea[1, L["in_care"]].tolist() == [5.0, 0.0, 0.0]
+    assert mon.snap_marea[1, L["ready_to_leave"]].tolist() == [0.0, 2.0, 3.0]
+    assert mon.snap_marea[1, L["outside_contract"]].tolist() == [5.0, 0.0, 3.0]
+    assert mon.snap_area[1, L["ready_to_leave"]] == 5.0 and mon.snap_levels[1, L["ready_to_leave"]] == 1
+
+
 def test_monitor_journeys_and_records():
     cal = Calendar(dt.date(2020, 1, 1), dt.date(2020, 4, 1))
     env = _Env()
