@@ -175,7 +175,7 @@ def report() -> int:
     timeouts = [r for r in killed if r[7] == "timeout" or "timeout: the fast tests" in (r[7] or "")]
     survivors = sorted((r for r in done if r[6] == "SURVIVED"), key=lambda r: (r[0], r[1], r[2]))
     no_test = [r for r in done if r[5] == "NO_TEST"]
-    lines = [f"# Mutation score\n",
+    lines = ["# Mutation score\n",
              f"mutants in all: {len(rows)}; in type annotations (left out): {len(noted)}; "
              f"outside --lines: {len(outside)}; sampled from the others: {len(sampled)}; run: {len(done)}",
              f"killed: {len(killed)} (of which timeouts: {len(timeouts)}); survived: {len(survivors)}; "

@@ -90,13 +90,19 @@ def test_check_prints_the_resolved_scenario():
     assert '"policy": "central"' in result.output
 
 
-def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
+def optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, flag: str, name: str, prefix: str):
+    """``run`` writes ``name`` only with ``flag``, byte-identical with 1 and 2 workers
+    (in ``<prefix>1`` and ``<prefix>2``)."""
     assert run("run", BASELINE, "-n", 2, "-w", 1, "--no-plots", "--out", tmp_path / "plain").exit_code == 0
-    assert not (tmp_path / "plain" / "events.csv").exists()
+    assert not (tmp_path / "plain" / name).exists()
     for workers in (1, 2):
-        result = run("run", BASELINE, "-n", 2, "-w", workers, "--no-plots", "--event-log", "--out", tmp_path / f"e{workers}")
+        result = run("run", BASELINE, "-n", 2, "-w", workers, "--no-plots", flag, "--out", tmp_path / f"{prefix}{workers}")
         assert result.exit_code == 0, result.output
-    assert (tmp_path / "e1" / "events.csv").read_bytes() == (tmp_path / "e2" / "events.csv").read_bytes()
+    assert (tmp_path / f"{prefix}1" / name).read_bytes() == (tmp_path / f"{prefix}2" / name).read_bytes()
+
+
+def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
+    optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, "--event-log", "events.csv", "e")
     events = pd.read_csv(tmp_path / "e1" / "events.csv")
     assert list(events.columns) == ["replication", "day", "date", "client", "municipality", "state"]
     series = pd.read_csv(tmp_path / "e1" / "series.csv")
@@ -111,12 +117,7 @@ def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
 
 
 def test_client_records_only_when_asked_identical_across_workers_and_matching_the_flows(tmp_path):
-    assert run("run", BASELINE, "-n", 1, "-w", 1, "--no-plots", "--out", tmp_path / "plain").exit_code == 0
-    assert not (tmp_path / "plain" / "clients.csv").exists()
-    for workers in (1, 2):
-        result = run("run", BASELINE, "-n", 2, "-w", workers, "--no-plots", "--clients", "--out", tmp_path / f"c{workers}")
-        assert result.exit_code == 0, result.output
-    assert (tmp_path / "c1" / "clients.csv").read_bytes() == (tmp_path / "c2" / "clients.csv").read_bytes()
+    optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, "--clients", "clients.csv", "c")
     clients = pd.read_csv(tmp_path / "c1" / "clients.csv", keep_default_na=False, na_values=[""])
     assert clients.client.is_unique
     series = pd.read_csv(tmp_path / "c1" / "series.csv")

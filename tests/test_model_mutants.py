@@ -417,7 +417,6 @@ def test_attribution_groups_split_by_the_cohort_date(seed):
 @pytest.mark.parametrize("seed", [5, 6])
 def test_start_stock(seed):
     w = run_rich(seed)
-    sc = w.sc
     cs = w.monitor.clients
     residents = [c for c in cs if c.family == "resident."]
     assert len(residents) == 30

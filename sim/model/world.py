@@ -40,8 +40,6 @@ _EXIT = {INTRAMURAL: ("exit_intramural", "exits_intramural", "intramural"),
          DIED_OR_MOVED: ("exit_died_or_moved", "exits_died_or_moved", "died_or_moved")}
 #: States in which a client holds a place.
 IN_A_PLACE = frozenset((L["in_care"], L["ready_to_leave"]))
-#: The stages at which a journey can start.
-STAGES = ("arrival", "waiting", "in_care", "ready_to_leave")
 NAN = float("nan")
 
 
