@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from sim.replication import YEARLY, Replication
-from sim.scenario import Scenario, from_mapping, load_raw
+from sim.experiment.replication import YEARLY, Replication
+from sim.config.scenario import Scenario, from_mapping, load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "haarlem" / "baseline.yaml"

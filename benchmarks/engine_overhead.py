@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from common import Result, journeys, main, measured, mmc_simpy, places, scaled, timed
 
-from sim.replication import run_replication
+from sim.experiment.replication import run_replication
 
 NAME = "engine overhead (model / bare SimPy per journey)"
 GOAL = "<= 3.0"

@@ -14,7 +14,7 @@ import tracemalloc
 
 from common import Result, best_of, check, journeys, loglog_slope, main, places, scaled
 
-from sim.replication import run_replication
+from sim.experiment.replication import run_replication
 
 NAME = "growth (exponent of time vs size)"
 GOAL = "<= 1.1"

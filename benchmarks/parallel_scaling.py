@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from common import Result, main, measured, scaled
 
-from sim.experiment import run_replications
+from sim.experiment.replications import run_replications
 
 NAME = "parallel scaling (2 workers / 1 worker)"
 GOAL = ">= 1.8"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from common import Result, best_of, main, measured, mmc_scenario, mmc_simpy
 
-from sim.replication import YEARLY, run_replication
+from sim.experiment.replication import YEARLY, run_replication
 
 NAME = "peers (our engine / Ciw, customers per s)"
 GOAL = ">= 1.0"

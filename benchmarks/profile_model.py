@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import journeys, places, scaled
 
-from sim.replication import run_replication
+from sim.experiment.replication import run_replication
 
 
 class GcClock:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import integrate, special, stats
 
-from sim.scenario import from_mapping
+from sim.config.scenario import from_mapping
 
 
 def queue_scenario(c: int, lam: float, stay: dict, *, years: int, withdrawal: float = 0.0,

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import scenario as sc_mod
-from sim.experiment import run_replications
-from sim.monitor import JOURNEY_PLACED, STATES, F, L
-from sim.replication import YEARLY, run_replication
+from sim.config import scenario as sc_mod
+from sim.experiment.replications import run_replications
+from sim.record.monitor import JOURNEY_PLACED, STATES, F, L
+from sim.experiment.replication import YEARLY, run_replication
 
-from .queueing import queue_scenario, t_interval
+from tests.queueing import queue_scenario, t_interval
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 REPS = 12
@@ -168,7 +168,7 @@ def test_bridging_slows_withdrawal():
 
 
 def test_posterior_variants_give_each_draw_its_replications():
-    from sim.experiment import posterior_variants
+    from sim.experiment.replications import posterior_variants
 
     sc = baseline()
     draws = [{"inflow.per_year": 50}, {"inflow.per_year": 200}]
@@ -181,7 +181,7 @@ def test_posterior_variants_give_each_draw_its_replications():
 
 
 def test_contingent_waiting_is_the_part_of_ready_to_leave_waiting_for_a_contingentwoning():
-    from sim.replication import MONTHLY
+    from sim.experiment.replication import MONTHLY
 
     res = run_replications(baseline(), 3, seed=41, workers=1)
     waiting = res.monthly[:, MONTHLY.index("contingent_waiting"), :]

@@ -47,7 +47,7 @@ def test_national_scenario_is_generated_from_its_inputs():
 
 
 def test_national_scenario_has_one_provider_per_region():
-    from sim.scenario import load
+    from sim.config.scenario import load
 
     build = _build_module()
     rows = build.read_regions()

@@ -15,13 +15,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim import calibrate as cal
-from sim import scenario as scenario_mod
-from sim import sensitivity as sens
-from sim.calendar import Calendar
-from sim.cli import app
-from sim.experiment import Results
-from sim.replication import MONTHLY, YEARLY, run_replication
+from sim.analysis import calibrate as cal
+from sim.config import scenario as scenario_mod
+from sim.analysis import sensitivity as sens
+from sim.model.calendar import Calendar
+from sim.cli import load_app
+
+app = load_app()
+from sim.experiment.replications import Results
+from sim.experiment.replication import MONTHLY, YEARLY, run_replication
 
 TRUTH = {"inflow.per_year": 30.0, "waitlist.withdrawal_per_year": 0.4}
 PRIORS = {"inflow.per_year": {"low": 10, "high": 60}, "waitlist.withdrawal_per_year": {"low": 0.05, "high": 1.5}}
@@ -223,7 +225,7 @@ def test_a_municipality_is_matched_on_its_own_residents(tmp_path, observations):
     matcher = cal.Matcher.build(config.observations, Calendar(sc.start, sc.end), ["A", "B"])
     rep = run_replication(sc, 3, 0)
     got = matcher(rep.monthly, rep.municipal)
-    from sim.replication import MUNICIPAL
+    from sim.experiment.replication import MUNICIPAL
     assert got[-2] == rep.municipal[1, :, MUNICIPAL.index("occupied"), 1].sum()
     assert got[-1] == rep.municipal[0, :, MUNICIPAL.index("admissions"), 1].sum()
     assert got[-2] + rep.municipal[0, :, MUNICIPAL.index("occupied"), 1].sum() == rep.yearly[YEARLY.index("occupied"), 1]

@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sim import scenario as sc_mod
-from sim.cli import app
+from sim.config import scenario as sc_mod
+from sim.cli import load_app
+
+app = load_app()
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 runner = CliRunner()
@@ -71,12 +73,12 @@ def test_failed_write_leaves_previous_results_intact(tmp_path, monkeypatch):
     out = tmp_path / "res"
     assert run("run", BASELINE, "-n", 2, "-w", 1, "--no-plots", "--out", out).exit_code == 0
     before = (out / "series.csv").read_bytes()
-    import sim.output
+    import sim.report.output as output_mod
 
     def broken(*_a, **_k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(sim.output, "summarise", broken)
+    monkeypatch.setattr(output_mod, "summarise", broken)
     result = runner.invoke(app, ["run", str(BASELINE), "-n", "2", "-w", "1", "--seed", "9", "--no-plots",
                                  "--out", str(out)])
     assert result.exit_code != 0

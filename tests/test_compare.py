@@ -10,14 +10,16 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.compare import COLUMNS, compare, crn_gain, load as load_comparison
-from sim.experiment import run_replications
-from sim.replication import YEARLY
-from sim.report import write_report
-from sim.scenario import load, load_raw
-from sim.sweep import ParameterError, metric_per_replication, parse_range, run_sweep, scenario_at, write_sweep
-from sim.target import TargetError, check_question, find_target, wilson
+from sim.cli import load_app
+
+app = load_app()
+from sim.experiment.compare import COLUMNS, compare, crn_gain, load as load_comparison
+from sim.experiment.replications import run_replications
+from sim.experiment.replication import YEARLY
+from sim.report.compare_report import write_report
+from sim.config.scenario import load, load_raw
+from sim.experiment.sweep import ParameterError, metric_per_replication, parse_range, run_sweep, scenario_at, write_sweep
+from sim.experiment.target import TargetError, check_question, find_target, wilson
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 RIBW = "providers.RIBW K/AM.places"

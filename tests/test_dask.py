@@ -13,10 +13,12 @@ pytest.importorskip("distributed")
 from distributed import LocalCluster
 from typer.testing import CliRunner
 
-from sim.cli import app
-from sim.executors import DaskExecutor, open_executor, slots
-from sim.experiment import run_replications
-from sim.scenario import load
+from sim.cli import load_app
+
+app = load_app()
+from sim.experiment.executors import DaskExecutor, open_executor, slots
+from sim.experiment.replications import run_replications
+from sim.config.scenario import load
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 SEED = 11

@@ -37,13 +37,13 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.distributions import DAYS_PER_YEAR
-from sim.monitor import F, L
-from sim.replication import run_replication
-from sim.scenario import from_mapping
+from sim.config.distributions import DAYS_PER_YEAR
+from sim.record.monitor import F, L
+from sim.experiment.replication import run_replication
+from sim.config.scenario import from_mapping
 
-from .queueing import erlang_a, erlang_c, exp_stay, queue_scenario, t_interval
-from .reference_sim import simulate
+from tests.queueing import erlang_a, erlang_c, exp_stay, queue_scenario, t_interval
+from tests.reference_sim import simulate
 
 REPS = 40
 EXAMPLES = 20

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import scenario as sc_mod
-from sim.distributions import DAYS_PER_YEAR
+from sim.config import scenario as sc_mod
+from sim.config.distributions import DAYS_PER_YEAR
 from sim.model.fates import BLOCK, FateBook
 from sim.model.world import IN_A_PLACE, World
-from sim.monitor import F, L, STATES
-from sim.replication import YEARLY, run_replication
-from sim.rng import Streams
+from sim.record.monitor import F, L, STATES
+from sim.experiment.replication import YEARLY, run_replication
+from sim.model.rng import Streams
 
-from .queueing import queue_scenario, t_interval
+from tests.queueing import queue_scenario, t_interval
 
 HAARLEM = Path(__file__).resolve().parent.parent / "scenarios" / "haarlem"
 ALPHA = 0.001

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import scenario as sc_mod
-from sim.experiment import run_replications
+from sim.config import scenario as sc_mod
+from sim.experiment.replications import run_replications
 from sim.model.capacity import divide_places
-from sim.monitor import L
-from sim.replication import MONTHLY, MUNICIPAL, YEARLY, run_replication
+from sim.record.monitor import L
+from sim.experiment.replication import MONTHLY, MUNICIPAL, YEARLY, run_replication
 
-from .queueing import t_interval
+from tests.queueing import t_interval
 
 HAARLEM = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem"
 REPS, SEED = 8, 31

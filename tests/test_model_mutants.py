@@ -20,14 +20,14 @@ import math
 import numpy as np
 import pytest
 
-from sim.calendar import Calendar
+from sim.model.calendar import Calendar
 from sim.model.capacity import divide_places
 from sim.model.fates import BLOCK, FateBook, blockwise, choose, equilibrium_residents
 from sim.model.pools import Contingent, Provider, SlotPool, Waitlist
 from sim.model.world import IN_A_PLACE, INDEPENDENT, World
-from sim.monitor import FLOWS, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVELS, STATES, F, L, Monitor
-from sim.rng import Streams
-from sim.scenario import deep_merge, from_mapping
+from sim.record.monitor import FLOWS, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVELS, STATES, F, L, Monitor
+from sim.model.rng import Streams
+from sim.config.scenario import deep_merge, from_mapping
 
 YEAR = 365.25
 

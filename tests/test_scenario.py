@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim import scenario as sc_mod
-from sim.distributions import DAYS_PER_YEAR, Empirical, Gamma, Lognormal, Weibull, length_biased_sample
+from sim.config import scenario as sc_mod
+from sim.config.distributions import DAYS_PER_YEAR, Empirical, Gamma, Lognormal, Weibull, length_biased_sample
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.distributions import DAYS_PER_YEAR
-from sim.monitor import JOURNEY_PLACED
-from sim.replication import run_replication
+from sim.config.distributions import DAYS_PER_YEAR
+from sim.record.monitor import JOURNEY_PLACED
+from sim.experiment.replication import run_replication
 
-from .queueing import (cobham_waits, exp_stay, mmc_lifo_wait_sf, mmc_wait_sf, queue_scenario,
+from tests.queueing import (cobham_waits, exp_stay, mmc_lifo_wait_sf, mmc_wait_sf, queue_scenario,
                        t_interval)
 
 ALPHA = 0.001

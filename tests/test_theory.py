@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.distributions import DAYS_PER_YEAR
-from sim.monitor import JOURNEY_PLACED, JOURNEY_WITHDRAWN, F, L
-from sim.replication import run_replication
+from sim.config.distributions import DAYS_PER_YEAR
+from sim.record.monitor import JOURNEY_PLACED, JOURNEY_WITHDRAWN, F, L
+from sim.experiment.replication import run_replication
 
-from .queueing import erlang_a, erlang_c, exp_stay, mmck_blocking, queue_scenario, t_interval
+from tests.queueing import erlang_a, erlang_c, exp_stay, mmck_blocking, queue_scenario, t_interval
 
 ALPHA = 0.001
 REPS = 40
@@ -143,7 +143,7 @@ def test_initial_residents_start_in_equilibrium():
 
 def test_residual_law_differs_from_fresh_stays():
     """The check above can fail: fresh stays for the initial residents leave too early."""
-    from sim.distributions import Lognormal, residual_after_elapsed
+    from sim.config.distributions import Lognormal, residual_after_elapsed
 
     rng = np.random.default_rng(1)
     law = Lognormal(dist="lognormal", mean=2.0, sd=3.0)

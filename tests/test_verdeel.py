@@ -11,11 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sim import scenario as sc_mod
-from sim import verdeel as vd
-from sim.cli import app
-from sim.experiment import run_replications
-from sim.replication import YEARLY
+from sim.config import scenario as sc_mod
+from sim.policy import verdeel as vd
+from sim.cli import load_app
+
+app = load_app()
+from sim.experiment.replications import run_replications
+from sim.experiment.replication import YEARLY
 
 HAARLEM = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem"
 BASELINE = HAARLEM / "baseline.yaml"

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..calendar import Calendar
-from ..distributions import length_biased_sample
-from ..rng import Streams
-from ..scenario import Scenario
+from .calendar import Calendar
+from ..config.distributions import length_biased_sample
+from .rng import Streams
+from ..config.scenario import Scenario
 
 #: Clients per block of draws; a fixed number, so no client's draws depend on how many there are.
 BLOCK = 256

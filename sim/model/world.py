@@ -26,10 +26,10 @@ import math
 import numpy as np
 import simpy
 
-from ..calendar import Calendar
-from ..monitor import F, JOURNEY_PLACED, JOURNEY_WITHDRAWN, L, STATES, Monitor
-from ..rng import Streams
-from ..scenario import Scenario, value_in_year
+from .calendar import Calendar
+from ..record.monitor import F, JOURNEY_PLACED, JOURNEY_WITHDRAWN, L, STATES, Monitor
+from .rng import Streams
+from ..config.scenario import Scenario, value_in_year
 from .capacity import divide_places
 from .fates import Fate, FateBook, blockwise, equilibrium_residents
 from .pools import Contingent, Provider, SlotPool, Waitlist

@@ -25,13 +25,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import __version__  # noqa: E402
-from .compare import (Comparison, Metric, crn_gain, informative, key_metrics, metric_kind,  # noqa: E402
+from .. import __version__  # noqa: E402
+from ..experiment.compare import (Comparison, Metric, crn_gain, informative, key_metrics, metric_kind,  # noqa: E402
                       metric_values, save)
-from .experiment import mean_ci  # noqa: E402
+from ..experiment.replications import mean_ci  # noqa: E402
 from .output import atomic_folder  # noqa: E402
 from .plots import band  # noqa: E402
-from .replication import MONTHLY  # noqa: E402
+from ..experiment.replication import MONTHLY  # noqa: E402
 
 MINUS = "\u2212"
 

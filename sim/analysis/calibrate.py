@@ -52,11 +52,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import scenario as scenario_mod
+from ..config import scenario as scenario_mod
 from .abc_smc import Box, Generation, abc_smc, scaled_rms
-from .calendar import Calendar
-from .experiment import default_workers
-from .replication import KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS, run_replication
+from ..model.calendar import Calendar
+from ..experiment.replications import default_workers
+from ..experiment.replication import KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS, run_replication
 
 MATCHES = ("point", "total", "average")
 USES = ("fit", "check")
@@ -727,7 +727,7 @@ def write_calibration(result: Calibration, plots: bool = True) -> None:
     _write_text(out / "fitted.md", markdown_table(result.fitted))
     _write_csv(out / "predictive.csv", result.predictive)
     _write_csv(out / "generations.csv", generations_frame(result.history))
-    from .output import package_versions
+    from ..report.output import package_versions
 
     manifest = {
         "config": str(config.path), "scenario": _relative(config.scenario_path, config.path.parent),

@@ -27,10 +27,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .experiment import Results, default_workers, mean_ci, run_replications  # noqa: E402
-from .output import atomic_folder  # noqa: E402
+from .replications import Results, default_workers, mean_ci, run_replications  # noqa: E402
+from ..report.output import atomic_folder  # noqa: E402
 from .replication import YEARLY  # noqa: E402
-from .scenario import Scenario, ScenarioError, from_mapping, with_values  # noqa: E402
+from ..config.scenario import Scenario, ScenarioError, from_mapping, with_values  # noqa: E402
 
 Progress = Callable[[int], None]
 MAX_VALUES = 200
@@ -221,7 +221,7 @@ def run_sweep(data: dict, key: str, values: list[float | int], metric: str, year
 
 
 def plot_sweep(sweep: Sweep, path: Path) -> None:
-    from .plots import band
+    from ..report.plots import band
 
     fig, ax = plt.subplots(figsize=(8, 4.4))
     x = np.asarray(sweep.values, float)

@@ -51,12 +51,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator  # noqa: E402
 
-from . import scenario as sc_mod  # noqa: E402
-from .calendar import Calendar  # noqa: E402
-from .experiment import Results, mean_ci, run_replications  # noqa: E402
-from .output import atomic_folder, package_versions  # noqa: E402
-from .plots import band  # noqa: E402
-from .replication import MUNICIPAL, YEARLY  # noqa: E402
+from ..config import scenario as sc_mod  # noqa: E402
+from ..model.calendar import Calendar  # noqa: E402
+from ..experiment.replications import Results, mean_ci, run_replications  # noqa: E402
+from ..report.output import atomic_folder, package_versions  # noqa: E402
+from ..report.plots import band  # noqa: E402
+from ..experiment.replication import MUNICIPAL, YEARLY  # noqa: E402
 
 #: Shares in the municipality table must sum to 1 within this tolerance (published shares are
 #: often rounded to 3–4 decimals; the scenario's own shares use 1e-6).
@@ -579,7 +579,7 @@ def plot_overview(a: Assessment, year: int, path: Path) -> None:
 
 
 def _money(value: float) -> str:
-    from .report import fmt
+    from ..report.compare_report import fmt
 
     return fmt(value / MILLION, 2)
 
@@ -600,7 +600,7 @@ def describe(settings: Settings) -> str:
 
 
 def year_table(a: Assessment, frame: pd.DataFrame, year: int):
-    from .report import Block, Cell
+    from ..report.compare_report import Block, Cell
 
     rows = []
     for name in a.municipalities + [REGION]:
@@ -618,7 +618,7 @@ def year_table(a: Assessment, frame: pd.DataFrame, year: int):
 
 def path_table(a: Assessment, frame: pd.DataFrame):
     """Gap per municipality and year from the start year (bold: short with 95% confidence)."""
-    from .report import Block, Cell
+    from ..report.compare_report import Block, Cell
 
     years = [y for y in a.years if y >= a.settings.start_year]
     rows = []
@@ -630,8 +630,8 @@ def path_table(a: Assessment, frame: pd.DataFrame):
 
 
 def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, overview: Path, grid: Path) -> list:
-    from . import __version__
-    from .report import Block
+    from .. import __version__
+    from ..report.compare_report import Block
 
     s = a.settings
     macro = ("the run's own mean regional cost, year by year (budget-neutral)" if s.macro_budget == SCENARIO_COST
@@ -669,7 +669,7 @@ def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, overview: Path,
 
 def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra: dict | None = None) -> Path:
     """verdeel.csv, manifest.json, the figures, report.md and report.html, all or nothing."""
-    from .report import render_html, render_markdown
+    from ..report.compare_report import render_html, render_markdown
 
     year = a.years[-1] if year is None else year
     if year not in a.years:

@@ -9,9 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .. import calibrate as cal
-from .. import sensitivity as sens
-from ..cli import app, console, fail, progress_bar
+from .app import app, console, fail, progress_bar
 from .calibrate import stage_progress
 
 
@@ -27,6 +25,9 @@ def sensitivity_command(
     plots: bool = typer.Option(True, help="write the PNG figure"),
 ):
     """Morris elementary effects of the waitlist, occupied places and ready-to-leave residents to the free parameters."""
+    from ..analysis import calibrate as cal
+    from ..analysis import sensitivity as sens
+
     out = out or config.parent / "results" / "sensitivity"
     started = time.perf_counter()
     try:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .distributions import DAYS_PER_YEAR
+from ..config.distributions import DAYS_PER_YEAR
 
 
 def _next_month(day: dt.date) -> dt.date:

@@ -7,24 +7,19 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .. import verdeel as vd
-from ..cli import app, console, err, progress_bar, writable
-from ..experiment import mean_ci, run_replications
-from ..scenario import ScenarioError
+from ..policy import verdeel as vd
+from .app import app, console, fail, progress_bar, writable
 
 
-def fail(message: str, code: int = 2) -> None:
-    """As :func:`sim.cli.fail`, with the message shown verbatim (no rich markup)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
-    raise typer.Exit(code)
+def gap_table(a, year: int) -> Table:
+    import numpy as np
 
+    from ..experiment.replications import mean_ci
 
-def gap_table(a: vd.Assessment, year: int) -> Table:
     k = a.years.index(year)
     table = Table(title=f"Gap per municipality in {year}: {a.settings.regime} from {a.settings.start_year} "
                         f"({a.replications} replications)",
@@ -63,6 +58,9 @@ def verdeel_command(
     setting: list[str] = typer.Option([], "--setting", help="override a verdeel setting: key=value (repeatable)"),
 ):
     """Budgets per municipality under the verdeelmodel against what their clients cost, with the gap's CI."""
+    from ..config.scenario import ScenarioError
+    from ..experiment.replications import run_replications
+
     settings = settings or scenario.parent / "verdeel.yaml"
     overrides = list(setting)
     if regime is not None:

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from .experiment import default_workers, run_replications
+from .replications import default_workers, run_replications
 from .sweep import ParameterError, check_parameter, check_year, metric_index, metric_per_replication, scenario_at
 
 Progress = Callable[[int], None]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .calendar import Calendar
+from ..model.calendar import Calendar
 
 #: The states of a client; at every moment each client is in exactly one.
 STATES = (

@@ -19,8 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from . import __version__
-from .experiment import Results, series_frame, summarise
+from .. import __version__
+from ..experiment.replications import Results, series_frame, summarise
 
 PACKAGES = ("simpy", "numpy", "scipy", "pandas", "pydantic", "matplotlib")
 #: The file that marks a folder as a bwsim result, which a later result may replace.

@@ -9,8 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .. import calibrate as cal
-from ..cli import app, console, fail, progress_bar
+from .app import app, console, fail, progress_bar
 
 
 def stage_progress(bar):
@@ -18,7 +17,7 @@ def stage_progress(bar):
     task = bar.add_task("starting", total=1)
     current = {"stage": None}
 
-    def on(event: cal.ProgressEvent) -> None:
+    def on(event) -> None:
         if event.info:
             bar.console.print(f"{event.stage}: {event.info}", highlight=False)
             return
@@ -41,8 +40,10 @@ def fitted_table(fitted, title: str) -> Table:
 
 
 def coverage_line(predictive) -> str:
+    from ..analysis.calibrate import HOLDOUT
+
     parts = []
-    for use in ("fit", "check", cal.HOLDOUT):
+    for use in ("fit", "check", HOLDOUT):
         rows = predictive[predictive["use"] == use]
         if len(rows):
             parts.append(f"{use}: {int(rows['covered'].sum())}/{len(rows)} (prior {int(rows['covered_prior'].sum())})")
@@ -50,6 +51,8 @@ def coverage_line(predictive) -> str:
 
 
 def _run(config_path: Path, cutoff: Optional[dt.date], out: Path, workers, resume: bool, plots: bool):
+    from ..analysis import calibrate as cal
+
     try:
         config = cal.load_config(config_path, cutoff)
         with progress_bar("calibration") as bar:

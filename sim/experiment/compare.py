@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .distributions import DAYS_PER_YEAR
-from .experiment import Results, default_workers, mean_ci, posterior_variants, run_replications
+from ..config.distributions import DAYS_PER_YEAR
+from .replications import Results, default_workers, mean_ci, posterior_variants, run_replications
 from . import replication
 from .replication import KIND, MONTHLY, YEARLY
-from .scenario import Scenario, from_mapping
+from ..config.scenario import Scenario, from_mapping
 
 Progress = Callable[[int], None]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distributions import UNIT_DAYS
-from .model.world import World
-from .monitor import FLOWS, JOURNEY_PLACED, L, Monitor
-from .scenario import Scenario
+from ..config.distributions import UNIT_DAYS
+from ..model.world import World
+from ..record.monitor import FLOWS, JOURNEY_PLACED, L, Monitor
+from ..config.scenario import Scenario
 
 MONTH = UNIT_DAYS["months"]
 

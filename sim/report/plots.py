@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .experiment import Results, mean_ci  # noqa: E402
-from .replication import EXITS, MONTHLY, YEARLY  # noqa: E402
+from ..experiment.replications import Results, mean_ci  # noqa: E402
+from ..experiment.replication import EXITS, MONTHLY, YEARLY  # noqa: E402
 
 LABELS = {
     "waitlist": "Clients on the external waitlist",

@@ -21,8 +21,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import scenario as scenario_mod
-from .calendar import Calendar
+from ..config import scenario as scenario_mod
+from ..model.calendar import Calendar
 from .calibrate import (
     CalibrationError,
     Config,
@@ -37,8 +37,8 @@ from .calibrate import (
     run_sets,
     weighted_quantile,
 )
-from .experiment import Results, default_workers
-from .replication import YEARLY
+from ..experiment.replications import Results, default_workers
+from ..experiment.replication import YEARLY
 
 OUTPUTS = ("waitlist", "occupied", "ready_to_leave")
 

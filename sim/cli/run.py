@@ -1,28 +1,17 @@
-"""The ``bwsim`` command line: parse, call the library, print. Nothing else."""
+"""``bwsim run``: N replications of one scenario, written as series, summary, manifest and plots."""
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import scenario as scenario_mod
-from .executors import KINDS, open_executor, slots
-from .experiment import posterior_variants, run_replications, summarise
-from .output import write_results
-
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Simulate beschermd wonen capacity, waitlists and uitstroom from scenario YAML files.")
-console = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
+from ..experiment.executors import KINDS
+from .app import app, console, fail, load_scenario, progress_bar, writable
 
 TABLE_METRICS = (
     ("waitlist", "waitlist"),
@@ -33,32 +22,6 @@ TABLE_METRICS = (
     ("wait_placed_median", "median wait (mo)"),
 )
 
-
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
-    raise typer.Exit(code)
-
-
-def writable(out: Path) -> Path:
-    """The results folder, if bwsim may write it (checked before any work), else exit 2."""
-    from .output import OutputError, check_target
-
-    try:
-        return check_target(out)
-    except OutputError as exc:
-        fail(str(exc))
-
-
-def load_scenario(path: Path, overrides: list[str]) -> scenario_mod.Scenario:
-    try:
-        return scenario_mod.load(path, overrides)
-    except scenario_mod.ScenarioError as exc:
-        fail(str(exc))
-
-
-def progress_bar(description: str) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=err)
 
 
 def summary_table(summary, title: str) -> Table:
@@ -77,10 +40,11 @@ def summary_table(summary, title: str) -> Table:
     return table
 
 
-def posterior_scenarios(sc: scenario_mod.Scenario, posterior: Path, replications: int, per_draw: int,
-                        seed: int) -> list[scenario_mod.Scenario]:
+def posterior_scenarios(sc, posterior: Path, replications: int, per_draw: int, seed: int) -> list:
     """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw)."""
-    from . import calibrate
+    from ..analysis import calibrate
+    from ..config.scenario import ScenarioError
+    from ..experiment.replications import posterior_variants
 
     if replications % per_draw:
         fail(f"--replications {replications}: with --posterior it must be a multiple of --per-draw "
@@ -88,7 +52,7 @@ def posterior_scenarios(sc: scenario_mod.Scenario, posterior: Path, replications
     draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed)
     try:
         return posterior_variants(sc, draws, per_draw)[:replications]
-    except scenario_mod.ScenarioError as exc:
+    except ScenarioError as exc:
         fail(f"{posterior}: its columns do not fit the scenario: {exc}")
 
 
@@ -122,8 +86,11 @@ def run(
     clients: bool = typer.Option(False, "--clients", help="also write clients.csv: one record per client journey"),
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
-    from .calibrate import CalibrationError
-    from .sensitivity import variance_split
+    from ..analysis.calibrate import CalibrationError
+    from ..analysis.sensitivity import variance_split
+    from ..experiment.executors import open_executor, slots
+    from ..experiment.replications import run_replications, summarise
+    from ..report.output import write_results
 
     if executor not in KINDS:
         fail(f"--executor {executor}: expected one of {', '.join(KINDS)}")
@@ -164,33 +131,3 @@ def run(
     if variants is not None:
         console.print(variance_table(tables["variance.csv"]))
     console.print(f"{replications} replications in {wall:.1f} s; results in [bold]{out}[/]")
-
-
-@app.command()
-def check(scenario: Path = typer.Argument(..., help="scenario YAML file"),
-          set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value")):
-    """Validate a scenario and print it as resolved."""
-    sc = load_scenario(scenario, set_)
-    console.print_json(sc.model_dump_json())
-
-
-def _register_commands() -> None:
-    """Import every module of ``sim.commands``; each adds its commands to ``app``."""
-    import importlib
-    import pkgutil
-
-    from . import commands
-
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{commands.__name__}.{info.name}")
-
-
-_register_commands()
-
-
-def main() -> None:  # pragma: no cover - console script entry
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .calendar import Calendar
+from ..model.calendar import Calendar
 from .replication import KIND, MONTHLY, YEARLY, run_replication
-from .scenario import Scenario, from_mapping, with_values
+from ..config.scenario import Scenario, from_mapping, with_values
 
 Progress = Callable[[int], None]
 

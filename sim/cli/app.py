@@ -1,0 +1,70 @@
+"""The ``bwsim`` app and what every command shares: failing with one line, checking an output
+folder, loading a scenario, a progress bar. Heavy libraries are imported by the commands, when run."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulate beschermd wonen capacity, waitlists and uitstroom from scenario YAML files.")
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
+    raise typer.Exit(code)
+
+
+def writable(out: Path) -> Path:
+    """The results folder, if bwsim may write it (checked before any work), else exit 2."""
+    from ..report.output import OutputError, check_target
+
+    try:
+        return check_target(out)
+    except OutputError as exc:
+        fail(str(exc))
+
+
+def load_scenario(path: Path, overrides: list[str]):
+    """The validated scenario, or exit 2 with one line."""
+    from ..config import scenario as scenario_mod
+
+    try:
+        return scenario_mod.load(path, overrides)
+    except scenario_mod.ScenarioError as exc:
+        fail(str(exc))
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=err)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
+
+
+def load_mapping(path: Path, overrides: list[str]) -> tuple[dict, object]:
+    """The scenario mapping (extends and --set applied), validated once as it stands."""
+    from ..config.scenario import ScenarioError, from_mapping, load_data
+    from ..model.calendar import Calendar
+
+    try:
+        data = load_data(path, overrides)
+        sc = from_mapping(data, str(path))
+    except ScenarioError as exc:
+        fail(str(exc))
+    return data, Calendar(sc.start, sc.end)
+
+
+def check_year(year: int | None, calendar) -> None:
+    if year is not None and year not in calendar.years:
+        fail(f"--year {year}: not in the run ({calendar.years[0]}–{calendar.years[-1]})")

@@ -1,0 +1,54 @@
+"""``bwsim sweep``: one parameter over a range of values, a metric plotted against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from .app import app, check_year, console, fail, load_mapping, progress_bar, slug, writable
+
+
+@app.command("sweep")
+def sweep_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    param: str = typer.Option(..., "--param", "-p", help="KEY=start:stop:step (stop included) or KEY=v1,v2,..."),
+    metric: str = typer.Option("waitlist", "--metric", "-m", help="yearly metric to plot"),
+    year: Optional[int] = typer.Option(None, "--year", "-y", help="year (default: the mean over the years)"),
+    replications: int = typer.Option(30, "--replications", "-n", min=2, help="replications per value"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed, the same for every value"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/sweep-<scenario>-<key>)"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+):
+    """Run a scenario at each value of a parameter (same seed) and plot a metric against it."""
+    from ..experiment.sweep import ParameterError, check_sweep, parse_range, run_sweep, write_sweep
+    from ..report.compare_report import fmt
+
+    try:
+        key, values = parse_range(param)
+    except ParameterError as exc:
+        fail(str(exc))
+    data, calendar = load_mapping(scenario, set_)
+    check_year(year, calendar)
+    out = writable(out or Path("results") / slug(f"sweep-{scenario.stem}-{key.split('.')[-1]}"))
+    try:
+        check_sweep(data, key, values, metric, year, str(scenario))
+        with progress_bar("replications") as bar:
+            task = bar.add_task(f"{len(values)} values", total=replications * len(values))
+            sweep = run_sweep(data, key, values, metric, year=year, replications=replications, seed=seed,
+                              workers=workers, progress=lambda k: bar.advance(task, k), source=str(scenario))
+    except ParameterError as exc:
+        fail(str(exc))
+    write_sweep(sweep, out)
+    frame = sweep.frame()
+    table = Table(title=f"{sweep.what} against {key} ({replications} replications per value)")
+    for column in ("value", "mean [95% CI]", "5–95% of replications"):
+        table.add_column(column, justify="right")
+    for _, row in frame.iterrows():
+        table.add_row(f"{row.value:g}", f"{fmt(row['mean'])} [{fmt(row.ci_low)}, {fmt(row.ci_high)}]",
+                      f"{fmt(row.p5)}–{fmt(row.p95)}")
+    console.print(table)
+    console.print(f"results in [bold]{out}[/] (sweep.csv, sweep.png)")

@@ -1,0 +1,84 @@
+"""``bwsim target``: the smallest value of a parameter that meets a condition in enough replications."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from .app import app, check_year, console, fail, load_mapping, progress_bar
+
+
+def _evaluations(low: float, high: float, integer: bool, tolerance: Optional[float]) -> int:
+    width = (high - low) if integer else (high - low) / (tolerance or (high - low) / 1000)
+    return 2 + max(0, math.ceil(math.log2(max(width, 1))))
+
+
+@app.command("target")
+def target_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    param: str = typer.Option(..., "--param", "-p", help="key path, e.g. providers.RIBW K/AM.places"),
+    low: float = typer.Option(..., "--low", help="lowest value to consider"),
+    high: float = typer.Option(..., "--high", help="highest value to consider"),
+    metric: str = typer.Option("waitlist", "--metric", "-m", help="yearly metric of the condition"),
+    max_value: float = typer.Option(..., "--max", help="the condition: metric(year) <= max"),
+    year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the condition (default: the last)"),
+    probability: float = typer.Option(0.8, "--probability", help="share of replications that must meet it"),
+    replications: int = typer.Option(30, "--replications", "-n", min=1, help="replications per value tried"),
+    seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed, the same for every value"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
+    integer: bool = typer.Option(True, "--integer/--no-integer", help="search whole numbers only"),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="with --no-integer: stop when the "
+                                              "interval is this narrow (default: range / 1000)"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+):
+    """Find the smallest value of a parameter for which metric(year) <= max in enough replications."""
+    from ..experiment.sweep import ParameterError
+    from ..experiment.target import TargetError, check_question, find_target
+
+    data, calendar = load_mapping(scenario, set_)
+    check_year(year, calendar)
+    year = calendar.years[-1] if year is None else year
+    try:
+        check_question(data, param, low, high, metric, year, probability, replications, integer, tolerance,
+                       str(scenario))
+        with progress_bar("replications") as bar:
+            task = bar.add_task("values tried", total=replications * _evaluations(low, high, integer, tolerance))
+            result = find_target(data, param, low, high, metric, max_value, year=year, probability=probability,
+                                 replications=replications, seed=seed, integer=integer, tolerance=tolerance,
+                                 workers=workers, progress=lambda k: bar.advance(task, k), source=str(scenario))
+    except (TargetError, ParameterError) as exc:
+        fail(str(exc))
+    table = Table(title=escape(f"{param}: share of {replications} replications with {result.condition}"))
+    for column in ("value", "met", "share", "Wilson 95% CI", f"≥ {probability:.0%}?"):
+        table.add_column(column, justify="right")
+    for t in sorted(result.trials, key=lambda t: t.value):
+        lo, hi = t.interval
+        mark = "[bold]yes: answer[/]" if t.value == result.answer else ("yes" if result.meets(t) else "no")
+        table.add_row(f"{t.value:g}", f"{t.met}/{t.n}", f"{t.share:.0%}", f"{lo:.0%}–{hi:.0%}", mark)
+    console.print(table)
+    at = result.at_answer
+    lines = [f"Smallest {escape(param)} in [{result.low:g}, {result.high:g}]: [bold]{result.answer:g}[/] — there "
+             f"{at.share:.0%} (95% CI {at.interval[0]:.0%}–{at.interval[1]:.0%}) of replications meet "
+             f"{result.condition}."]
+    below = result.below
+    if below is None:
+        lines.append("The condition already holds at the low end of the range.")
+    else:
+        lines.append(f"At {below.value:g}, the next lower value tried: {below.share:.0%} "
+                     f"(95% CI {below.interval[0]:.0%}–{below.interval[1]:.0%}).")
+    if result.sharp:
+        lines.append(f"The answer is sharp: the two intervals lie on either side of {probability:.0%}.")
+    else:
+        lines.append(f"The answer is not sharp: a Wilson interval includes {probability:.0%}.")
+        span = result.plausible
+        if span is not None and span[0] != span[1]:
+            lines[-1] += (f" The values tried from {span[0]:g} to {span[1]:g} all have intervals that include it, "
+                          f"so with {replications} replications the threshold could lie anywhere in (at least) "
+                          "that range.")
+        lines.append("More replications (-n) would narrow it.")
+    console.print("\n".join(lines))
