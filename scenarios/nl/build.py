@@ -147,7 +147,7 @@ def render() -> str:
     """The text of national.yaml, validated."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from sim.scenario import from_mapping, load_raw
+    from sim.config.scenario import from_mapping, load_raw
 
     rows = read_regions()
     data, scale = national(load_raw(BASELINE), rows)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import typer
 from rich.console import Console
@@ -68,3 +70,44 @@ def load_mapping(path: Path, overrides: list[str]) -> tuple[dict, object]:
 def check_year(year: int | None, calendar) -> None:
     if year is not None and year not in calendar.years:
         fail(f"--year {year}: not in the run ({calendar.years[0]}–{calendar.years[-1]})")
+
+
+def executor_option():
+    return typer.Option("process", "--executor", help="where replications run: process (this machine) or dask")
+
+
+def scheduler_option():
+    return typer.Option(None, "--scheduler", help="Dask scheduler address tcp://host:port (default: a local cluster)")
+
+
+@contextmanager
+def executor_from(kind: str, scheduler: str | None, workers: int | None) -> Iterator:
+    """The executor the flags ask for, shut down on the way out: ``None`` for the local process
+    pool (the library owns it), a Dask executor for ``--executor dask``. Exit 2 on bad flags."""
+    from ..experiment.executors import KINDS, open_executor
+
+    if kind not in KINDS:
+        fail(f"--executor {kind}: expected one of {', '.join(KINDS)}")
+    if scheduler is not None and kind != "dask":
+        fail("--scheduler needs --executor dask")
+    if kind == "process":
+        yield None
+        return
+    if scheduler is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s/]+(:\d{1,5})?/?", scheduler):
+        fail(f"--scheduler {scheduler!r}: expected an address such as tcp://host:8786")
+    try:
+        pool = open_executor("dask", workers=workers, scheduler=scheduler)
+    except (RuntimeError, OSError, ValueError, TimeoutError) as exc:
+        fail(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {exc}" if scheduler
+             else f"cannot start the Dask executor: {exc}")
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
+def pool_workers(pool, workers: int | None) -> int | None:
+    """Workers to plan the work for: the executor's slots when there is one."""
+    from ..experiment.executors import slots
+
+    return slots(pool) if pool is not None else workers

@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from ..experiment.executors import KINDS
-from .app import app, console, fail, load_scenario, progress_bar, writable
+from .app import (app, console, executor_from, executor_option, fail, load_scenario, pool_workers, progress_bar,
+                  scheduler_option, writable)
 
 TABLE_METRICS = (
     ("waitlist", "waitlist"),
@@ -76,9 +76,8 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
     plots: bool = typer.Option(True, help="write PNG plots"),
-    executor: str = typer.Option("process", "--executor", help=f"where replications run: {' or '.join(KINDS)}"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler",
-                                            help="Dask scheduler address tcp://host:port (default: a local cluster)"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
     posterior: Optional[Path] = typer.Option(None, "--posterior",
                                              help="posterior.csv of a calibration: draw parameters across replications"),
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
@@ -88,14 +87,9 @@ def run(
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
     from ..analysis.calibrate import CalibrationError
     from ..analysis.sensitivity import variance_split
-    from ..experiment.executors import open_executor, slots
     from ..experiment.replications import run_replications, summarise
     from ..report.output import write_results
 
-    if executor not in KINDS:
-        fail(f"--executor {executor}: expected one of {', '.join(KINDS)}")
-    if scheduler and executor != "dask":
-        fail("--scheduler needs --executor dask")
     sc = load_scenario(scenario, set_)
     out = writable(out or Path("results") / scenario.stem)
     variants = None
@@ -105,22 +99,11 @@ def run(
         except CalibrationError as exc:
             fail(str(exc))
     started = time.perf_counter()
-    pool = None
-    if executor == "dask":
-        try:
-            pool = open_executor("dask", workers=workers, scheduler=scheduler)
-        except (RuntimeError, OSError) as exc:
-            fail(f"cannot start the Dask executor: {exc}")
-    try:
-        with progress_bar("replications") as bar:
-            task = bar.add_task(f"{sc.name}", total=replications)
-            results = run_replications(sc, replications, seed=seed,
-                                       workers=slots(pool) if pool else workers, executor=pool,
-                                       progress=lambda k: bar.advance(task, k), variants=variants,
-                                       log_events=event_log, keep_clients=clients)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
+        task = bar.add_task(f"{sc.name}", total=replications)
+        results = run_replications(sc, replications, seed=seed, workers=pool_workers(pool, workers), executor=pool,
+                                   progress=lambda k: bar.advance(task, k), variants=variants,
+                                   log_events=event_log, keep_clients=clients)
     wall = time.perf_counter() - started
     tables, extra = {}, {"executor": executor, "scheduler": scheduler}
     if variants is not None:

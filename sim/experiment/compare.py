@@ -19,22 +19,21 @@ from __future__ import annotations
 
 import json
 import warnings
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ..config.distributions import DAYS_PER_YEAR
-from .replications import Results, default_workers, mean_ci, posterior_variants, run_replications
+from .executors import Progress, default_workers, pool_for
+from .replications import Results, mean_ci, posterior_variants, run_replications
 from . import replication
 from .replication import KIND, MONTHLY, YEARLY
 from ..config.scenario import Scenario, from_mapping
 
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -227,16 +226,10 @@ def compare(scenarios: list[Scenario], replications: int, seed: int = 1, workers
     if len(labels) != len(scenarios):
         raise CompareError("one label per scenario expected")
     workers = default_workers() if workers is None else workers
-    pool = executor
-    if pool is None and workers > 1:
-        pool = ProcessPoolExecutor(max_workers=workers)
-    try:
+    with pool_for(executor, workers) as pool:
         results = [run_replications(sc, replications, seed=seed, workers=workers, progress=progress, executor=pool,
                                     variants=posterior_variants(sc, draws, per_draw)[:replications] if draws else None)
                    for sc in scenarios]
-    finally:
-        if executor is None and pool is not None:
-            pool.shutdown()
     return Comparison(labels, results, comparison_frame(labels, results))
 
 

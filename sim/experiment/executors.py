@@ -22,9 +22,61 @@ results identical to a serial run.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 KINDS = ("process", "dask")
+
+#: ``progress(k)``: k more units of work (replications, parameter sets) have finished.
+Progress = Callable[[int], None]
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
+    """Worker initializer: the kernel kills this worker when its parent dies (Linux), and Ctrl-C
+    is left to the parent, which cancels the pending work and shuts the pool down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A local pool whose workers die with their parent process."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+
+
+@contextmanager
+def pool_for(executor: Executor | None, workers: int | None) -> Iterator[Executor | None]:
+    """The executor given, else a process pool owned here (``None`` for one worker: run in process).
+
+    A pool owned here is shut down on the way out; on an error or Ctrl-C its pending work is
+    cancelled at once instead of being run to the end."""
+    if executor is not None:
+        yield executor
+        return
+    workers = default_workers() if workers is None else workers
+    if workers <= 1:
+        yield None
+        return
+    pool = process_pool(workers)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 class DaskExecutor(Executor):
@@ -73,7 +125,7 @@ def open_executor(kind: str = "process", workers: int | None = None, scheduler: 
     if kind == "process":
         if scheduler:
             raise ValueError("a scheduler address needs the dask executor")
-        return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+        return process_pool(workers or default_workers())
     if kind == "dask":
         return _dask_executor(workers, scheduler)
     raise ValueError(f"unknown executor {kind!r}; expected one of {', '.join(KINDS)}")

@@ -7,21 +7,20 @@ which worker ran it, so any number of workers gives identical results.
 from __future__ import annotations
 
 import math
-import os
 import warnings
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..model.calendar import Calendar
-from .replication import KIND, MONTHLY, YEARLY, run_replication
 from ..config.scenario import Scenario, from_mapping, with_values
+from ..model.calendar import Calendar
+from .executors import Progress, default_workers, pool_for
+from .replication import KIND, MONTHLY, YEARLY, run_replication
 
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -90,10 +89,6 @@ def _chunks(n: int, workers: int) -> list[list[int]]:
     return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
 
 
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 def posterior_variants(scenario: Scenario, draws: Sequence[dict], per_draw: int = 1) -> list[Scenario]:
     """One scenario per replication: replication r takes parameter draw ``r // per_draw``
     (key paths as in ``--set``), so that bands include parameter uncertainty."""
@@ -127,20 +122,20 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
     def tasks(reps):
         return [(variants[r] if variants is not None else scenario, seed, r) for r in reps]
 
-    if workers <= 1 and executor is None:
-        for reps in _chunks(replications, 1):
-            collect(_run_chunk(tasks(reps), log_events, keep_clients))
-    else:
-        own = executor is None
-        pool = executor or ProcessPoolExecutor(max_workers=workers)
-        try:
+    with pool_for(executor, workers) as pool:
+        if pool is None:
+            for reps in _chunks(replications, 1):
+                collect(_run_chunk(tasks(reps), log_events, keep_clients))
+        else:
             futures = [pool.submit(_run_chunk, tasks(reps), log_events, keep_clients)
                        for reps in _chunks(replications, workers)]
-            for future in as_completed(futures):
-                collect(future.result())
-        finally:
-            if own:
-                pool.shutdown()
+            try:
+                for future in as_completed(futures):
+                    collect(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
     order = sorted(done)
     return Results(
         scenario=scenario,

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import matplotlib
 
@@ -27,12 +27,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .replications import Results, default_workers, mean_ci, run_replications  # noqa: E402
+from .executors import Progress, default_workers, pool_for  # noqa: E402
+from .replications import Results, mean_ci, run_replications  # noqa: E402
 from ..report.output import atomic_folder  # noqa: E402
 from .replication import YEARLY  # noqa: E402
 from ..config.scenario import Scenario, ScenarioError, from_mapping, with_values  # noqa: E402
 
-Progress = Callable[[int], None]
 MAX_VALUES = 200
 
 
@@ -209,14 +209,10 @@ def run_sweep(data: dict, key: str, values: list[float | int], metric: str, year
     """Run the scenario mapping ``data`` at each value of ``key`` with the same seed."""
     scenarios = check_sweep(data, key, values, metric, year, source)
     workers = default_workers() if workers is None else workers
-    pool = executor or (ProcessPoolExecutor(max_workers=workers) if workers > 1 else None)
-    try:
+    with pool_for(executor, workers) as pool:
         columns = [metric_per_replication(run_replications(sc, replications, seed=seed, workers=workers,
                                                            progress=progress, executor=pool), metric, year)
                    for sc in scenarios]
-    finally:
-        if executor is None and pool is not None:
-            pool.shutdown()
     return Sweep(key, metric, year, list(values), np.column_stack(columns), seed, scenarios[0].name)
 
 

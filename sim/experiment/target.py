@@ -21,17 +21,17 @@ replications would be needed to pin it down.
 from __future__ import annotations
 
 import math
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 from scipy import stats
 
-from .replications import default_workers, run_replications
+from .executors import Progress, default_workers, pool_for
+from .replications import run_replications
 from .sweep import ParameterError, check_parameter, check_year, metric_index, metric_per_replication, scenario_at
 
-Progress = Callable[[int], None]
 Number = float | int
 
 
@@ -171,42 +171,39 @@ def find_target(data: dict, key: str, low: Number, high: Number, metric: str, ma
                                           tolerance, source)
 
     workers = default_workers() if workers is None else workers
-    pool = executor or (ProcessPoolExecutor(max_workers=workers) if workers > 1 else None)
     trials: dict[Number, Trial] = {}
+    with pool_for(executor, workers) as pool:
 
-    def evaluate(value: Number) -> Trial:
-        if value not in trials:
-            results = run_replications(scenario_at(data, key, value, source), replications, seed=seed,
-                                       workers=workers, progress=progress, executor=pool)
-            values = metric_per_replication(results, metric, year)
-            met = int(np.sum(np.isfinite(values) & (values <= max_value)))
-            trials[value] = Trial(value, met, replications)
-        return trials[value]
+        def meets(value: Number) -> bool:
+            if value not in trials:
+                results = run_replications(scenario_at(data, key, value, source), replications, seed=seed,
+                                           workers=workers, progress=progress, executor=pool)
+                values = metric_per_replication(results, metric, year)
+                met = int(np.sum(np.isfinite(values) & (values <= max_value)))
+                trials[value] = Trial(value, met, replications)
+            return _meets(probability, trials[value])
 
-    def done(answer: Number) -> Target:
-        return Target(key, metric, year, max_value, probability, low, high, replications, seed, answer,
-                      list(trials.values()))
-
-    try:
-        top = evaluate(high)
-        if not _meets(probability, top):
+        if not meets(high):
+            top = trials[high]
             raise TargetError(f"not reachable within [{low:g}, {high:g}]: at {key}={high:g} only "
                               f"{top.share:.0%} of replications ({top.met}/{top.n}) meet {metric} "
                               f"{'in ' + str(year) if year is not None else 'averaged over the years'} "
                               f"<= {max_value:g}; {probability:.0%} needed")
-        if _meets(probability, evaluate(low)):
-            return done(low)
-        lo, hi = low, high
-        while (hi - lo > 1) if integer else (hi - lo > tolerance):
-            mid = (lo + hi) // 2 if integer else (lo + hi) / 2
-            if _meets(probability, evaluate(mid)):
-                hi = mid
-            else:
-                lo = mid
-        return done(hi)
-    finally:
-        if executor is None and pool is not None:
-            pool.shutdown()
+        answer = low if meets(low) else _bisect(meets, low, high, integer, tolerance)
+    return Target(key, metric, year, max_value, probability, low, high, replications, seed, answer,
+                  list(trials.values()))
+
+
+def _bisect(meets: Callable[[Number], bool], low: Number, high: Number, integer: bool, tolerance: float) -> Number:
+    """The smallest value in (low, high] that meets, given that high does and low does not."""
+    lo, hi = low, high
+    while (hi - lo > 1) if integer else (hi - lo > tolerance):
+        mid = (lo + hi) // 2 if integer else (lo + hi) / 2
+        if meets(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 __all__ = ["ParameterError", "Target", "TargetError", "Trial", "check_question", "find_target", "wilson"]
