@@ -22,7 +22,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	$(BIN)/python benchmarks/run_all.py
 
-# Mutation testing of sim/model/ and sim/monitor.py (slow: about an hour and a half on 2 cores;
+# Mutation testing of sim/model/ and sim/record/monitor.py (slow: about an hour and a half on 2 cores;
 # not part of `make test`). Options: make mutants MUTANTS_ARGS="--sample 0" runs every mutant.
 mutants: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,mutants]"

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from sim.experiment.replication import YEARLY, Replication
+from sim.experiment.replication import Replication
+from sim.record.metrics import YEARLY_ROW
 from sim.config.scenario import Scenario, from_mapping, load_raw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +115,7 @@ def places(sc: Scenario) -> int:
 def journeys(sc: Scenario, rep: Replication) -> int:
     """Client journeys in a replication: the initial residents and waiting list plus every
     arrival (relapses included)."""
-    arrivals = rep.yearly[YEARLY.index("arrivals")].sum()
+    arrivals = rep.yearly[YEARLY_ROW["arrivals"]].sum()
     return int(sc.initial_residents + sc.initial.waiting + arrivals)
 
 

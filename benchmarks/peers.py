@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from common import Result, best_of, main, measured, mmc_scenario, mmc_simpy
 
-from sim.experiment.replication import YEARLY, run_replication
+from sim.experiment.replication import run_replication
+from sim.record.metrics import YEARLY_ROW
 
 NAME = "peers (our engine / Ciw, customers per s)"
 GOAL = ">= 1.0"
@@ -44,7 +45,7 @@ def run(quick: bool = False, log=print) -> Result:
     sc = mmc_scenario(SERVERS, ARRIVALS_PER_DAY, MEAN_STAY_DAYS, years)
     run_replication(sc, 1, 0)  # warm-up
     ours_s, rep = best_of(lambda: run_replication(sc, 1, 0), repeat)
-    ours_n = int(rep.yearly[YEARLY.index("arrivals")].sum())
+    ours_n = int(rep.yearly[YEARLY_ROW["arrivals"]].sum())
     ciw_s, ciw_n = best_of(lambda: ciw_mmc(ciw, days), repeat)
     bare_s, bare_n = best_of(lambda: mmc_simpy(int(ARRIVALS_PER_DAY * days * 1.1), SERVERS, ARRIVALS_PER_DAY,
                                                MEAN_STAY_DAYS, until=days), repeat)

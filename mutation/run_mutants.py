@@ -1,4 +1,4 @@
-"""Mutation testing of the model (sim/model/) and the monitor (sim/monitor.py) with Cosmic Ray.
+"""Mutation testing of the model (sim/model/) and the monitor (sim/record/monitor.py) with Cosmic Ray.
 
 Run by ``make mutants``. Steps:
 

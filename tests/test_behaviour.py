@@ -11,8 +11,9 @@ import pytest
 
 from sim.config import scenario as sc_mod
 from sim.experiment.replications import run_replications
-from sim.record.monitor import JOURNEY_PLACED, STATES, F, L
-from sim.experiment.replication import YEARLY, run_replication
+from sim.model.states import FLOW, JOURNEY_PLACED, LEVEL, STATES
+from sim.experiment.replication import run_replication
+from sim.record.metrics import MONTHLY_ROW, YEARLY_ROW
 
 from tests.queueing import queue_scenario, t_interval
 
@@ -25,7 +26,7 @@ def baseline(*overrides: str):
 
 
 def yearly(results, metric):
-    return results.yearly[:, YEARLY.index(metric), :]
+    return results.yearly[:, YEARLY_ROW[metric], :]
 
 
 def test_no_places_means_nobody_placed():
@@ -50,7 +51,7 @@ def test_unlimited_places_means_nobody_waits():
         waits = (r.journeys["left"] - r.journeys["joined"])[placed & (r.journeys["joined"] >= 0)]
         assert waits.size > 500 and np.all(waits == 0)
         assert np.all(r.monthly[0, 1:] == 0)  # waitlist empty after the start
-        assert r.yearly[YEARLY.index("withdrawals")].sum() == 0
+        assert r.yearly[YEARLY_ROW["withdrawals"]].sum() == 0
 
 
 def test_more_places_shorter_waits_under_crn():
@@ -85,27 +86,27 @@ def test_conservation_every_client_in_exactly_one_state():
                   "conversions=[{date: 2016-06-01, provider: SIG, places: 4}]")
     for rep in range(3):
         mon = run_replication(sc, 17, rep, keep_monitor=True).monitor
-        states = mon.snap_levels[:, [L[s] for s in STATES]]
+        states = mon.snap_levels[:, [LEVEL[s] for s in STATES]]
         assert np.all(states >= 0)
         assert np.array_equal(states.sum(1), mon.snap_entries)
         assert mon.snap_entries[-1] == mon.entries > sc.initial_residents + sc.initial.waiting
         # entries = initial stock + arrivals; every ended client is counted by its exit flow
-        flows = {name: mon.flows[F[name]].sum() for name in F}
+        flows = {name: mon.flows[FLOW[name]].sum() for name in FLOW}
         assert mon.entries == sc.initial_residents + sc.initial.waiting + flows["arrivals"] + flows["conversions"]
         for state, flow in (("withdrawn", "withdrawals"), ("turned_away", "turned_away"),
                             ("removed_by_review", "review_removals"),
                             ("exit_intramural", "exits_intramural"), ("exit_died_or_moved", "exits_died_or_moved"),
                             ("exit_early", "exits_early"), ("relapsed", "relapses")):
-            assert mon.level[L[state]] == flows[flow], state
-        at_home = sum(mon.level[L[s]] for s in ("ambulant_waiting", "ambulant", "at_home", "relapsed",
+            assert mon.level[LEVEL[state]] == flows[flow], state
+        at_home = sum(mon.level[LEVEL[s]] for s in ("ambulant_waiting", "ambulant", "at_home", "relapsed",
                                                  "beschermd_thuis"))
         assert at_home == flows["exits_independent"] + flows["beschermd_thuis_starts"]
         for state in ("relapsed", "removed_by_review", "beschermd_thuis", "outside_contract"):
-            assert mon.level[L[state]] > 0, state
+            assert mon.level[LEVEL[state]] > 0, state
         # contracted places occupied never exceed the places (no cuts here)
-        occupied = (mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
-                    - mon.snap_levels[:, L["outside_contract"]])
-        assert np.all(occupied <= mon.snap_levels[:, L["places"]])
+        occupied = (mon.snap_levels[:, LEVEL["in_care"]] + mon.snap_levels[:, LEVEL["ready_to_leave"]]
+                    - mon.snap_levels[:, LEVEL["outside_contract"]])
+        assert np.all(occupied <= mon.snap_levels[:, LEVEL["places"]])
 
 
 def test_littles_law_on_the_waitlist_of_a_baseline_run():
@@ -115,7 +116,7 @@ def test_littles_law_on_the_waitlist_of_a_baseline_run():
     r = run_replication(sc, 19, 0, keep_journeys=True, keep_monitor=True)
     mon, j = r.monitor, r.journeys
     horizon = mon.calendar.horizon
-    area = mon.snap_area[-1, L["waiting"]]
+    area = mon.snap_area[-1, LEVEL["waiting"]]
     time_on_list = (np.minimum(j["left"], horizon) - np.maximum(j["joined"], 0)).sum()
     still_waiting = np.minimum(mon.snap_waited[-1], horizon).sum()
     assert area == pytest.approx(time_on_list + still_waiting, rel=1e-9)
@@ -144,16 +145,16 @@ def test_capacity_cut_closes_places_as_residents_leave():
     mon = run_replication(sc, 23, 0, keep_monitor=True).monitor
     # the record of 1 January holds what happened before it: the cut shows from the next record
     i = mon.calendar.dates.index(dt.date(2001, 1, 1)) + 1
-    occupied = mon.snap_levels[:, L["in_care"]]
-    places = mon.snap_levels[:, L["places"]]
+    occupied = mon.snap_levels[:, LEVEL["in_care"]]
+    places = mon.snap_levels[:, LEVEL["places"]]
     assert places[i - 1] == 50 and places[i] == 30
     assert occupied[i - 1] == 50  # full before the cut
     assert occupied[i] > places[i]  # nobody evicted
     below = i + int(np.argmax(occupied[i:] <= places[i:]))
     assert below > i + 3  # places close as residents leave, over months
     assert np.all(np.diff(occupied[i:below + 1]) <= 0)
-    assert mon.flows[F["admissions"], i:below - 1].sum() == 0  # no admissions until below the new number
-    assert mon.flows[F["admissions"], below:].sum() > 0
+    assert mon.flows[FLOW["admissions"], i:below - 1].sum() == 0  # no admissions until below the new number
+    assert mon.flows[FLOW["admissions"], below:].sum() > 0
     assert np.all(occupied[below:] == 30)  # then full at the new size (the list is long)
 
 
@@ -181,12 +182,11 @@ def test_posterior_variants_give_each_draw_its_replications():
 
 
 def test_contingent_waiting_is_the_part_of_ready_to_leave_waiting_for_a_contingentwoning():
-    from sim.experiment.replication import MONTHLY
 
     res = run_replications(baseline(), 3, seed=41, workers=1)
-    waiting = res.monthly[:, MONTHLY.index("contingent_waiting"), :]
-    ready = res.monthly[:, MONTHLY.index("ready_to_leave"), :]
+    waiting = res.monthly[:, MONTHLY_ROW["contingent_waiting"], :]
+    ready = res.monthly[:, MONTHLY_ROW["ready_to_leave"], :]
     assert np.all(waiting <= ready) and waiting.mean() > 0.5 * ready.mean()
     none = run_replications(baseline("uitstroom.housing.contingent_share=0", "initial.ready_to_leave=0"), 3,
                             seed=41, workers=1)
-    assert none.monthly[:, MONTHLY.index("contingent_waiting"), :].max() == 0
+    assert none.monthly[:, MONTHLY_ROW["contingent_waiting"], :].max() == 0

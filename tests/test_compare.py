@@ -15,10 +15,11 @@ from sim.cli import load_app
 app = load_app()
 from sim.experiment.compare import COLUMNS, compare, crn_gain, load as load_comparison
 from sim.experiment.replications import run_replications
-from sim.experiment.replication import YEARLY
+from sim.record.metrics import YEARLY_ROW
 from sim.report.compare_report import write_report
 from sim.config.scenario import load, load_raw
-from sim.experiment.sweep import ParameterError, metric_per_replication, parse_range, run_sweep, scenario_at, write_sweep
+from sim.experiment.sweep import ParameterError, metric_per_replication, parse_range, run_sweep, scenario_at
+from sim.report.sweep_report import write_sweep
 from sim.experiment.target import TargetError, check_question, find_target, wilson
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
@@ -209,7 +210,7 @@ def test_compare_with_a_posterior_draws_parameters_per_replication(tmp_path):
     assert result.exit_code == 0, result.output
     arrays = np.load(out / "arrays.npz")
     assert np.array_equal(arrays["yearly_0"], arrays["yearly_1"], equal_nan=True)  # same draws, same numbers
-    per_rep = arrays["yearly_0"][:, YEARLY.index("arrivals"), :].sum(1)
+    per_rep = arrays["yearly_0"][:, YEARLY_ROW["arrivals"], :].sum(1)
     assert per_rep.max() > 1.8 * per_rep.min()  # draws of 60 and 160 a year both appear
     bad = CliRunner().invoke(app, ["compare", str(BASELINE), str(BASELINE), "--posterior", str(tmp_path / "no.csv")])
     assert bad.exit_code == 2

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from sim.config.distributions import DAYS_PER_YEAR
-from sim.record.monitor import F, L
+from sim.model.states import FLOW, LEVEL
 from sim.experiment.replication import run_replication
 from sim.config.scenario import from_mapping
 
@@ -118,11 +118,11 @@ def model_metrics(sc, rep: int) -> dict[str, float]:
     horizon = mon.calendar.days[-1]
     area = mon.snap_area[-1]
     return {
-        "waiting": area[L["waiting"]] / horizon,
-        "occupied": (area[L["in_care"]] + area[L["ready_to_leave"]]) / horizon,
-        "admissions": mon.flows[F["admissions"]].sum(),
-        "exits": sum(mon.flows[F[e]].sum() for e in EXITS),
-        "bridging_starts": mon.flows[F["bridging_starts"]].sum(),
+        "waiting": area[LEVEL["waiting"]] / horizon,
+        "occupied": (area[LEVEL["in_care"]] + area[LEVEL["ready_to_leave"]]) / horizon,
+        "admissions": mon.flows[FLOW["admissions"]].sum(),
+        "exits": sum(mon.flows[FLOW[e]].sum() for e in EXITS),
+        "bridging_starts": mon.flows[FLOW["bridging_starts"]].sum(),
     }
 
 
@@ -231,9 +231,9 @@ def test_initial_waiters_are_placed_and_leave():
     for rep in range(3):
         mon = run_replication(sc, SEED, rep, keep_monitor=True).monitor
         end = mon.snap_levels[-1]
-        assert mon.flows[F["admissions"]].sum() == 20
-        assert sum(mon.flows[F[e]].sum() for e in EXITS) == 20
-        assert end[L["waiting"]] == end[L["in_care"]] == end[L["ready_to_leave"]] == 0
+        assert mon.flows[FLOW["admissions"]].sum() == 20
+        assert sum(mon.flows[FLOW[e]].sum() for e in EXITS) == 20
+        assert end[LEVEL["waiting"]] == end[LEVEL["in_care"]] == end[LEVEL["ready_to_leave"]] == 0
 
 
 def test_reference_matches_erlang_c():

@@ -22,8 +22,10 @@ from sim.config import scenario as sc_mod
 from sim.config.distributions import DAYS_PER_YEAR
 from sim.model.fates import BLOCK, FateBook
 from sim.model.world import IN_A_PLACE, World
-from sim.record.monitor import F, L, STATES
-from sim.experiment.replication import YEARLY, run_replication
+from sim.model.states import FLOW, LEVEL, STATES
+from sim.record.monitor import Monitor
+from sim.experiment.replication import run_replication
+from sim.record.metrics import YEARLY_ROW
 from sim.model.rng import Streams
 
 from tests.queueing import queue_scenario, t_interval
@@ -46,7 +48,7 @@ def haarlem(name: str = "baseline", *overrides: str):
 
 
 def run_world(sc, seed: int = 3, rep: int = 0) -> World:
-    world = World(sc, seed, rep)
+    world = World(sc, seed, rep, Monitor)
     world.run()
     return world
 
@@ -57,10 +59,10 @@ def run_world(sc, seed: int = 3, rep: int = 0) -> World:
 @pytest.mark.parametrize("rep", range(2))
 def test_clients_waiting_at_the_start_are_placed_and_leave(rep):
     r = run_replication(haarlem("baseline", *ONLY_WAITERS), 1, rep, keep_monitor=True, keep_clients=True)
-    assert r.yearly[YEARLY.index("admissions")].sum() == 20
-    assert r.yearly[YEARLY.index("exits")].sum() == 20
+    assert r.yearly[YEARLY_ROW["admissions"]].sum() == 20
+    assert r.yearly[YEARLY_ROW["exits"]].sum() == 20
     last = r.monitor.snap_levels[-1]
-    assert last[L["waiting"]] == last[L["in_care"]] == last[L["ready_to_leave"]] == 0
+    assert last[LEVEL["waiting"]] == last[LEVEL["in_care"]] == last[LEVEL["ready_to_leave"]] == 0
     # fixed half-year stays: everyone placed at once (646 places, nobody else) is out by mid-2016
     assert np.all(r.clients["exited"] <= 0.5 * DAYS_PER_YEAR + 2 * 366)
 
@@ -96,9 +98,9 @@ def test_a_run_with_only_initial_residents_and_fixed_stays_ends_empty():
                  "relapse.probability=0")
     mon = run_replication(sc, 5, 0, keep_monitor=True).monitor
     i = mon.calendar.dates.index(dt.date(2017, 1, 1))  # two years in
-    assert mon.snap_levels[i + 1:, L["in_care"]].max() == 0
-    assert mon.flows[F["exits_intramural"]].sum() + mon.flows[F["exits_died_or_moved"]].sum() \
-        + mon.flows[F["exits_early"]].sum() == 634
+    assert mon.snap_levels[i + 1:, LEVEL["in_care"]].max() == 0
+    assert mon.flows[FLOW["exits_intramural"]].sum() + mon.flows[FLOW["exits_died_or_moved"]].sum() \
+        + mon.flows[FLOW["exits_early"]].sum() == 634
 
 
 # ---------------------------------------------------------------- the record per client
@@ -116,7 +118,7 @@ def test_time_over_states_adds_up_per_client_and_matches_the_levels(name):
     assert np.allclose(days.sum(1), horizon - entered, atol=1e-6)
     # all clients: the days in each state sum to that level's time integral (separate bookkeeping)
     for i, state in enumerate(STATES):
-        assert days[:, i].sum() == pytest.approx(mon.snap_area[-1, L[state]], rel=1e-9, abs=1e-6), state
+        assert days[:, i].sum() == pytest.approx(mon.snap_area[-1, LEVEL[state]], rel=1e-9, abs=1e-6), state
     # in a place from placement to exit (or the end)
     placed = ~np.isnan(rec["placed"])
     held = np.where(np.isnan(rec["exited"]), horizon, rec["exited"]) - rec["placed"]
@@ -154,7 +156,7 @@ def test_nobody_placed_on_arrival_is_bridged():
     ample = [f"providers.{name}.places=5000" for name in haarlem().providers]
     sc = haarlem("baseline", *ample, "initial.residents=634", "initial.waiting=0", "bridging.places=null")
     r = run_replication(sc, 13, 0, keep_clients=True)
-    assert r.yearly[YEARLY.index("bridging_starts")].sum() == 0
+    assert r.yearly[YEARLY_ROW["bridging_starts"]].sum() == 0
     assert np.all(np.isnan(r.clients["bridging_start"]))
     # and then the bridging factors change nothing at all
     other = run_replication(haarlem("baseline", *ample, "initial.residents=634", "initial.waiting=0",
@@ -181,15 +183,15 @@ def test_bridging_without_effects_changes_nothing_and_withdrawal_factor_only_wit
     """Under common random numbers: bridging with factors 1 leaves every flow as without bridging;
     a withdrawal factor alone lowers withdrawals."""
     neutral = ["bridging.withdrawal_factor=1", "bridging.stay_factor=1"]
-    keep = [YEARLY.index(m) for m in ("admissions", "withdrawals", "exits", "waitlist", "occupied")]
+    keep = [YEARLY_ROW[m] for m in ("admissions", "withdrawals", "exits", "waitlist", "occupied")]
     for rep in range(3):
         none = run_replication(haarlem("baseline", *neutral, "bridging.places=0"), 17, rep).yearly
         some = run_replication(haarlem("baseline", *neutral), 17, rep).yearly
         assert np.array_equal(none[keep], some[keep])
         slower = run_replication(haarlem("baseline", "bridging.withdrawal_factor=0.2", "bridging.stay_factor=1"),
                                  17, rep).yearly
-        assert slower[YEARLY.index("withdrawals")].sum() < some[YEARLY.index("withdrawals")].sum()
-        assert np.array_equal(slower[YEARLY.index("bridging_starts")][:1] > 0, some[YEARLY.index("bridging_starts")][:1] > 0)
+        assert slower[YEARLY_ROW["withdrawals"]].sum() < some[YEARLY_ROW["withdrawals"]].sum()
+        assert np.array_equal(slower[YEARLY_ROW["bridging_starts"]][:1] > 0, some[YEARLY_ROW["bridging_starts"]][:1] > 0)
 
 
 # ---------------------------------------------------------------- 2. outside contract by cohort
@@ -197,7 +199,7 @@ def test_bridging_without_effects_changes_nothing_and_withdrawal_factor_only_wit
 
 def test_outside_contract_placements_are_attributed_to_the_clients_cohort():
     sc = haarlem("urgent-outside-contract", "attribution.cohort_date=2018-01-01")
-    world = World(sc, 19, 0)
+    world = World(sc, 19, 0, Monitor)
     original = world.place_outside_contract
 
     def checked(c):  # urgent only, and only when no contracted place on its list is free
@@ -207,13 +209,13 @@ def test_outside_contract_placements_are_attributed_to_the_clients_cohort():
 
     world.place_outside_contract = checked
     mon = world.run()
-    gauge = mon.snap_mlevels[:, L["outside_contract"], :]
+    gauge = mon.snap_group_levels[:, LEVEL["outside_contract"], :]
     assert gauge.min() >= 0 and gauge.max() > 0
     assert gauge[:, :world._n_municipalities].sum() > 0  # placed before the cohort date: existing
     held = [c for c in mon.clients if c.place is world.outside and c.state in IN_A_PLACE]
     by_group = np.bincount([c.group for c in held], minlength=mon.groups)
     assert np.array_equal(gauge[-1], by_group)
-    assert mon.flows[F["outside_contract_placements"]].sum() > 0
+    assert mon.flows[FLOW["outside_contract_placements"]].sum() > 0
 
 
 # ---------------------------------------------------------------- 4. the equilibrium start
@@ -245,7 +247,7 @@ def test_equilibrium_start_with_two_profiles_and_early_exits(stay):
     for rep in range(40):
         mon = run_replication(sc, 23, rep, keep_monitor=True).monitor
         for month in at:
-            at[month].append(mon.snap_levels[month, L["in_care"]])
+            at[month].append(mon.snap_levels[month, LEVEL["in_care"]])
     for month, values in at.items():
         m, lo, hi = t_interval(values, ALPHA)
         assert lo <= expected <= hi, f"month {month}: {m:.1f} [{lo:.1f}, {hi:.1f}] vs {expected:.1f}"
@@ -326,7 +328,7 @@ def test_part_months_get_their_part_of_the_contingent():
     data["uitstroom"]["housing"] = {"contingent_share": 1.0, "other_route_delay": {"dist": "fixed", "value": 0},
                                     "contingent": {"units_per_year": 12, "bw_share": 1}}
     mon = run_replication(sc_mod.from_mapping(data), 31, 0, keep_monitor=True).monitor
-    assert mon.flows[F["contingent_housed"]].sum() == 12
+    assert mon.flows[FLOW["contingent_housed"]].sum() == 12
 
 
 def test_reviews_owed_while_the_list_is_empty_are_done_later():
@@ -334,7 +336,7 @@ def test_reviews_owed_while_the_list_is_empty_are_done_later():
     data["inflow"]["per_year"] = {2000: 0, 2001: 200}
     data["waitlist"]["review"] = {"per_year": 12, "removal_share": 1.0}
     mon = run_replication(sc_mod.from_mapping(data), 37, 0, keep_monitor=True).monitor
-    assert mon.flows[F["review_removals"]].sum() == 24
+    assert mon.flows[FLOW["review_removals"]].sum() == 24
 
 
 def test_a_capacity_path_and_a_provider_schedule_together_are_refused():

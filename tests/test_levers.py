@@ -13,8 +13,10 @@ import pytest
 from sim.config import scenario as sc_mod
 from sim.experiment.replications import run_replications
 from sim.model.capacity import divide_places
-from sim.record.monitor import L
-from sim.experiment.replication import MONTHLY, MUNICIPAL, YEARLY, run_replication
+from sim.model.states import LEVEL
+from sim.record.monitor import Monitor
+from sim.experiment.replication import run_replication
+from sim.record.metrics import MONTHLY_ROW, MUNICIPAL_ROW, YEARLY_ROW
 
 from tests.queueing import t_interval
 
@@ -29,11 +31,11 @@ def results(name: str, *overrides: str):
 
 def total(res, metric):
     """Per replication, summed over the years."""
-    return res.yearly[:, YEARLY.index(metric), :].sum(1)
+    return res.yearly[:, YEARLY_ROW[metric], :].sum(1)
 
 
 def at_end(res, metric):
-    return res.yearly[:, YEARLY.index(metric), -1]
+    return res.yearly[:, YEARLY_ROW[metric], -1]
 
 
 def assert_paired_positive(a, b, what):
@@ -64,8 +66,8 @@ def test_capacity_path_is_followed_once_residents_have_left():
     path = {c.date: c.places for c in sc.capacity_path.changes}
     for rep in range(3):
         mon = run_replication(sc, SEED, rep, keep_monitor=True).monitor
-        places = mon.snap_levels[:, L["places"]]
-        occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
+        places = mon.snap_levels[:, LEVEL["places"]]
+        occupied = mon.snap_levels[:, LEVEL["in_care"]] + mon.snap_levels[:, LEVEL["ready_to_leave"]]
         for date, number in path.items():  # a record holds what happened before its date
             i = mon.calendar.dates.index(date)
             assert places[i] != number and places[i + 1] == number
@@ -81,7 +83,7 @@ def test_year_end_stocks_hold_only_what_happened_before_1_january():
     places path says 634 until 2016, 631 in 2016, 585 in 2017."""
     sc = sc_mod.load(HAARLEM / "halve-intramural.yaml")
     r = run_replication(sc, SEED, 0)
-    places = r.yearly[YEARLY.index("places")]
+    places = r.yearly[YEARLY_ROW["places"]]
     assert places[:4].tolist() == [634, 631, 585, 531]
 
 
@@ -89,7 +91,7 @@ def test_capacity_path_largest_first_cuts_the_big_provider():
     sc = sc_mod.load(HAARLEM / "halve-intramural.yaml", ["capacity_path.shrink=largest_first"])
     from sim.model.world import World
 
-    world = World(sc, SEED, 0)
+    world = World(sc, SEED, 0, Monitor)
     world.run()
     places = {p.name: p.capacity for p in world.providers}
     assert places["SIG"] == 10 and places["RIBW K/AM"] < 120
@@ -99,7 +101,7 @@ def test_capacity_path_largest_first_cuts_the_big_provider():
 def test_ambulantisering_serves_clients_at_home_instead():
     base, lever = results("baseline"), results("ambulantisering")
     assert np.all(at_end(lever, "beschermd_thuis") > 0) and np.all(total(base, "beschermd_thuis_starts") == 0)
-    assert lever.monthly[:, MONTHLY.index("beschermd_thuis"), :].max() <= lever.scenario.beschermd_thuis.places
+    assert lever.monthly[:, MONTHLY_ROW["beschermd_thuis"], :].max() <= lever.scenario.beschermd_thuis.places
     assert_paired_positive(at_end(base, "waitlist"), at_end(lever, "waitlist"), "waitlist shorter")
     # without slots nobody gets beschermd thuis
     none = results("ambulantisering", "beschermd_thuis.places=0")
@@ -111,7 +113,7 @@ def test_more_contingent_never_increases_blocked_place_years():
     blocked_base, blocked_more = total(base, "blocked_place_days"), total(more, "blocked_place_days")
     assert np.all(blocked_more <= blocked_base), (blocked_base, blocked_more)
     assert_paired_positive(blocked_base, blocked_more, "blocked place-days saved")
-    before = YEARLY.index("blocked_place_days")
+    before = YEARLY_ROW["blocked_place_days"]
     # the extra units start in 2018: the years before are identical under CRN
     assert np.array_equal(base.yearly[:, before, :3], more.yearly[:, before, :3])
 
@@ -119,20 +121,20 @@ def test_more_contingent_never_increases_blocked_place_years():
 def test_central_waitlist_leaves_no_place_empty_while_anyone_waits():
     for rep in range(2):
         mon = run_replication(sc_mod.load(HAARLEM / "central-waitlist.yaml"), SEED, rep, keep_monitor=True).monitor
-        occupied = mon.snap_levels[:, L["in_care"]] + mon.snap_levels[:, L["ready_to_leave"]]
-        waiting = mon.snap_levels[:, L["waiting"]] > 0
-        assert np.all(occupied[waiting] >= mon.snap_levels[waiting, L["places"]])
+        occupied = mon.snap_levels[:, LEVEL["in_care"]] + mon.snap_levels[:, LEVEL["ready_to_leave"]]
+        waiting = mon.snap_levels[:, LEVEL["waiting"]] > 0
+        assert np.all(occupied[waiting] >= mon.snap_levels[waiting, LEVEL["places"]])
     base, central = results("baseline"), results("central-waitlist")
-    wait = YEARLY.index("wait_placed_p90")
+    wait = YEARLY_ROW["wait_placed_p90"]
     assert np.nanmean(central.yearly[:, wait, 2:]) < np.nanmean(base.yearly[:, wait, 2:])
 
 
 def test_bridging_for_everyone_bridges_everyone_waiting():
     lever = results("bridging-for-everyone")
-    bridged = lever.monthly[:, MONTHLY.index("bridged"), :]
-    waiting = lever.monthly[:, MONTHLY.index("waitlist"), :]
+    bridged = lever.monthly[:, MONTHLY_ROW["bridged"], :]
+    waiting = lever.monthly[:, MONTHLY_ROW["waitlist"], :]
     assert np.array_equal(bridged, waiting)
-    assert np.all(lever.monthly[:, MONTHLY.index("bridging_waitlist"), :] == 0)
+    assert np.all(lever.monthly[:, MONTHLY_ROW["bridging_waitlist"], :] == 0)
     base = results("baseline")
     assert_paired_positive(total(base, "withdrawals"), total(lever, "withdrawals"), "fewer withdrawals")
 
@@ -150,7 +152,7 @@ def test_waitlist_review_removes_a_share_of_those_interviewed():
 
 def test_intake_stop_caps_the_list():
     lever = results("intake-stop")
-    waiting = lever.monthly[:, MONTHLY.index("waitlist"), :]
+    waiting = lever.monthly[:, MONTHLY_ROW["waitlist"], :]
     stop = lever.scenario.waitlist.intake_stop
     assert lever.scenario.initial.waiting > stop  # the list starts above the stop and must come down
     for series in waiting:
@@ -162,7 +164,7 @@ def test_intake_stop_caps_the_list():
 def test_urgent_outside_contract_within_the_yearly_number():
     lever = results("urgent-outside-contract")
     per_year = lever.scenario.outside_contract.per_year
-    placements = lever.yearly[:, YEARLY.index("outside_contract_placements"), :]
+    placements = lever.yearly[:, YEARLY_ROW["outside_contract_placements"], :]
     assert placements.max() <= per_year and placements.sum() > 0
     base = results("baseline")
     assert_paired_positive(total(lever, "cost"), total(base, "cost"), "extra cost")
@@ -177,9 +179,9 @@ def test_new_location_is_filled_from_another_list():
 def test_mo_conversion_adds_places_and_residents_at_the_date():
     lever = results("mo-conversion")
     i = lever.calendar.dates.index(dt.date(2017, 4, 1)) + 1  # the record after the date
-    places = lever.monthly[:, MONTHLY.index("places"), :]
+    places = lever.monthly[:, MONTHLY_ROW["places"], :]
     assert np.all(places[:, i] - places[:, i - 1] == 10)
-    assert np.all(lever.yearly[:, YEARLY.index("conversions"), 2] == 10)
+    assert np.all(lever.yearly[:, YEARLY_ROW["conversions"], 2] == 10)
     assert np.all(total(lever, "conversions") == 10)
 
 
@@ -193,18 +195,18 @@ def test_outflow_support_shortens_blockage():
 def test_cost_adds_up_and_is_attributed_to_municipalities(name):
     res = results(name)
     c = res.scenario.costs
-    days = {m: res.yearly[:, YEARLY.index(m), :] for m in
+    days = {m: res.yearly[:, YEARLY_ROW[m], :] for m in
             ("occupied_place_days", "outside_contract_days", "bridging_days", "ambulant_days", "beschermd_thuis_days")}
     expected = ((days["occupied_place_days"] - days["outside_contract_days"]) * c.place_day
                 + days["outside_contract_days"] * c.outside_contract_day + days["bridging_days"] * c.bridging_day
                 + days["ambulant_days"] * c.ambulant_day + days["beschermd_thuis_days"] * c.beschermd_thuis_day)
-    assert np.allclose(res.yearly[:, YEARLY.index("cost"), :], expected)
+    assert np.allclose(res.yearly[:, YEARLY_ROW["cost"], :], expected)
     # woonplaatsbeginsel: the municipalities' costs add up to the region's in every replication and year
-    by_muni = res.municipal[:, :, :, MUNICIPAL.index("cost"), :].sum((1, 2))
-    assert np.allclose(by_muni, res.yearly[:, YEARLY.index("cost"), :], rtol=1e-9)
+    by_muni = res.municipal[:, :, :, MUNICIPAL_ROW["cost"], :].sum((1, 2))
+    assert np.allclose(by_muni, res.yearly[:, YEARLY_ROW["cost"], :], rtol=1e-9)
     for metric in ("occupied", "waitlist", "arrivals", "admissions"):
-        assert np.array_equal(res.municipal[:, :, :, MUNICIPAL.index(metric), :].sum((1, 2)),
-                              res.yearly[:, YEARLY.index(metric), :]), metric
+        assert np.array_equal(res.municipal[:, :, :, MUNICIPAL_ROW[metric], :].sum((1, 2)),
+                              res.yearly[:, YEARLY_ROW[metric], :]), metric
 
 
 def test_municipality_with_zero_share_has_no_new_clients():
@@ -212,8 +214,8 @@ def test_municipality_with_zero_share_has_no_new_clients():
                                                    "inflow.municipalities.Haarlem=0.408"])
     res = run_replications(sc, 3, seed=SEED, workers=1)
     uitgeest = res.municipalities.index("Uitgeest")
-    assert res.municipal[:, uitgeest, :, MUNICIPAL.index("arrivals"), :].sum() == 0
-    assert res.municipal[:, res.municipalities.index("Haarlem"), :, MUNICIPAL.index("arrivals"), :].sum() > 0
+    assert res.municipal[:, uitgeest, :, MUNICIPAL_ROW["arrivals"], :].sum() == 0
+    assert res.municipal[:, res.municipalities.index("Haarlem"), :, MUNICIPAL_ROW["arrivals"], :].sum() > 0
 
 
 def test_two_track_cohorts_split_existing_from_new_clients():
@@ -227,7 +229,7 @@ def test_two_track_cohorts_split_existing_from_new_clients():
     existing = split.municipal[:, :, 0]  # [rep, muni, metric, year]
     years = split.calendar.years
     after = [k for k, y in enumerate(years) if y >= 2019]
-    assert existing[..., MUNICIPAL.index("admissions"), :][..., after].sum() == 0
-    in_bw = existing[..., MUNICIPAL.index("occupied"), :].sum(1)  # [rep, year]
+    assert existing[..., MUNICIPAL_ROW["admissions"], :][..., after].sum() == 0
+    in_bw = existing[..., MUNICIPAL_ROW["occupied"], :].sum(1)  # [rep, year]
     assert np.all(np.diff(in_bw[:, after[0] - 1:], axis=1) <= 0) and in_bw[:, after[0] - 1].min() > 500
     assert np.allclose(split.municipal.sum(2), plain.municipal.sum(2))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -25,7 +26,8 @@ from sim.model.capacity import divide_places
 from sim.model.fates import BLOCK, FateBook, blockwise, choose, equilibrium_residents
 from sim.model.pools import Contingent, Provider, SlotPool, Waitlist
 from sim.model.world import IN_A_PLACE, INDEPENDENT, World
-from sim.record.monitor import FLOWS, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVELS, STATES, F, L, Monitor
+from sim.model.states import FLOW, FLOWS, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVEL, LEVELS, STATES
+from sim.record.monitor import Monitor
 from sim.model.rng import Streams
 from sim.config.scenario import deep_merge, from_mapping
 
@@ -83,8 +85,8 @@ def rich(**override):
 class CheckedWorld(World):
     """A World whose state is checked on every record date, before the monitor records it."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, scenario, seed, replication, recorder=Monitor):
+        super().__init__(scenario, seed, replication, recorder)
         self.problems: list[str] = []
         self._snapshot = self.monitor.snapshot
         self.monitor.snapshot = self._checked_snapshot
@@ -103,7 +105,7 @@ class CheckedWorld(World):
                 self.problems.append(f"{now}: {p.name} occupied {p.occupied}, {inside} inside")
         for wl in self.waitlists:
             on = [c for c in clients if c.waitlist is wl and c.on_list]
-            if len(on) != wl.size or any(c.state != L["waiting"] for c in on):
+            if len(on) != wl.size or any(c.state != LEVEL["waiting"] for c in on):
                 self.problems.append(f"{now}: list {wl.name} size {wl.size}, {len(on)} on it")
             if on and any(p.occupied < p.capacity for p in wl.providers):
                 self.problems.append(f"{now}: a free place at a provider of {wl.name} while {len(on)} wait")
@@ -116,11 +118,11 @@ class CheckedWorld(World):
         queued = sum(1 for c in clients if c.bridge_queued)
         if busy != self.bridging.busy or busy > 4 or (queued and busy < 4):
             self.problems.append(f"{now}: bridging busy {self.bridging.busy}, {busy} bridged, {queued} queued")
-        amb = sum(1 for c in clients if c.state == L["ambulant"])
-        amb_wait = sum(1 for c in clients if c.state == L["ambulant_waiting"])
+        amb = sum(1 for c in clients if c.state == LEVEL["ambulant"])
+        amb_wait = sum(1 for c in clients if c.state == LEVEL["ambulant_waiting"])
         if amb != self.ambulant.busy or amb > 6 or (amb_wait and amb < 6):
             self.problems.append(f"{now}: ambulant busy {self.ambulant.busy}, {amb} in it, {amb_wait} waiting")
-        thuis = sum(1 for c in clients if c.state == L["beschermd_thuis"])
+        thuis = sum(1 for c in clients if c.state == LEVEL["beschermd_thuis"])
         if thuis != self.thuis.busy or thuis > 3:
             self.problems.append(f"{now}: beschermd thuis busy {self.thuis.busy}, {thuis} in it")
         return self._snapshot(index, waited)
@@ -132,7 +134,7 @@ _RUNS: dict = {}
 def run_rich(seed: int = 5, rep: int = 0, **override) -> CheckedWorld:
     key = (seed, rep, repr(override))
     if key not in _RUNS:
-        w = CheckedWorld(rich(**override), seed, rep, log_events=True)
+        w = CheckedWorld(rich(**override), seed, rep, partial(Monitor, log_events=True))
         w.run()
         _RUNS[key] = w
     return _RUNS[key]
@@ -160,7 +162,7 @@ def test_state_checked_on_every_record_date(seed):
                                                   "removed_by_review", "beschermd_thuis", ""}
     for name in FLOWS:
         if name != "turned_away":
-            assert mon.flows[F[name]].sum() > 0, name
+            assert mon.flows[FLOW[name]].sum() > 0, name
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -173,20 +175,20 @@ def test_levels_are_the_clients_in_each_state_and_gauge(seed):
     assert np.all(mon.snap_levels >= 0)
     assert np.array_equal(mon.snap_levels[:, :len(STATES)].sum(1), mon.snap_entries)
     assert mon.snap_entries[-1] == mon.entries == len(cs)
-    assert mon.level[L["bridged"]] == sum(c.bridged for c in cs)
-    assert mon.level[L["bridging_waiting"]] == sum(c.bridge_queued for c in cs)
-    assert mon.level[L["contingent_waiting"]] == sum(c.home_request is not None for c in cs)
-    assert mon.level[L["outside_contract"]] == sum(c.place is w.outside and c.state in IN_A_PLACE for c in cs)
+    assert mon.level[LEVEL["bridged"]] == sum(c.bridged for c in cs)
+    assert mon.level[LEVEL["bridging_waiting"]] == sum(c.bridge_queued for c in cs)
+    assert mon.level[LEVEL["contingent_waiting"]] == sum(c.home_request is not None for c in cs)
+    assert mon.level[LEVEL["outside_contract"]] == sum(c.place is w.outside and c.state in IN_A_PLACE for c in cs)
     # P2's schedule sets it to 14 after the conversion
-    assert mon.level[L["places"]] == sum(p.capacity for p in w.providers) == 20 + 14 + 5
+    assert mon.level[LEVEL["places"]] == sum(p.capacity for p in w.providers) == 20 + 14 + 5
     # per attribution group: the groups add up to the region, level by level, and match the clients
     for i in range(len(LEVELS)):
         if LEVELS[i] != "places":
-            assert sum(mon.mlevel[i]) == mon.level[i], LEVELS[i]
-            assert sum(mon.marea[i]) == pytest.approx(mon.area[i], rel=1e-9, abs=1e-6), LEVELS[i]
+            assert sum(mon.group_level[i]) == mon.level[i], LEVELS[i]
+            assert sum(mon.group_area[i]) == pytest.approx(mon.area[i], rel=1e-9, abs=1e-6), LEVELS[i]
     for g in range(mon.groups):
-        assert mon.mlevel[L["in_care"]][g] == sum(c.state == L["in_care"] and c.group == g for c in cs)
-    assert np.array_equal(mon.snap_mlevels[-1].sum(1)[:len(STATES)], mon.snap_levels[-1, :len(STATES)])
+        assert mon.group_level[LEVEL["in_care"]][g] == sum(c.state == LEVEL["in_care"] and c.group == g for c in cs)
+    assert np.array_equal(mon.snap_group_levels[-1].sum(1)[:len(STATES)], mon.snap_levels[-1, :len(STATES)])
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -201,7 +203,7 @@ def test_time_integrals_are_the_days_clients_spent_in_each_state(seed):
     # levels are never negative, so their integrals never fall from one record date to the next
     assert np.all(np.diff(mon.snap_area[:, :len(STATES)], axis=0) >= -1e-9)
     # the places gauge: capacity over time, integrated exactly
-    places = mon.snap_area[-1, L["places"]]
+    places = mon.snap_area[-1, LEVEL["places"]]
     assert places == pytest.approx(expected_place_days(w), rel=1e-12)
     assert np.all(mon.snap_area[0] == 0)
 
@@ -231,7 +233,7 @@ def test_flows_count_each_recorded_event_in_its_month(seed):
     flows = mon.flows
 
     def by(flow, times):
-        assert np.array_equal(flows[F[flow]], _per_interval(w, times)), flow
+        assert np.array_equal(flows[FLOW[flow]], _per_interval(w, times)), flow
 
     by("arrivals", [c.arrived for c in cs if c.start_stage == "arrival"])
     by("admissions", [c.placed for c in cs])
@@ -248,9 +250,9 @@ def test_flows_count_each_recorded_event_in_its_month(seed):
         by(flow, [c.exited for c in cs if c.outcome == outcome])
     by("contingent_housed", [c.housed for c in cs if c.contingent])  # the start stock's ready ones too
     # the same flows per attribution group add up to the region's
-    assert np.array_equal(mon.mflows.sum(2), flows)
+    assert np.array_equal(mon.group_flows.sum(2), flows)
     for g in range(mon.groups):
-        assert mon.mflows[F["admissions"], :, g].sum() == sum(1 for c in cs if not math.isnan(c.placed) and c.group == g)
+        assert mon.group_flows[FLOW["admissions"], :, g].sum() == sum(1 for c in cs if not math.isnan(c.placed) and c.group == g)
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -284,14 +286,14 @@ def test_each_client_lives_its_own_fate(seed):
             n_checked["route"] += 1
         if not math.isnan(c.housed) and c.contingent:
             assert c.housed in w.calendar.days  # released on the first of a month
-        if c.state in (L["at_home"], L["relapsed"]) and c.outcome == "independent":
+        if c.state in (LEVEL["at_home"], LEVEL["relapsed"]) and c.outcome == "independent":
             assert rec["days_ambulant"][k] == pytest.approx(c.ambulant)
             n_checked["ambulant"] += 1
-        if c.state == L["relapsed"]:
+        if c.state == LEVEL["relapsed"]:
             assert rec["days_at_home"][k] == pytest.approx(c.relapse_delay)
             assert c.relapses
             n_checked["relapse"] += 1
-        if c.outcome == "beschermd_thuis" and c.state != L["beschermd_thuis"]:
+        if c.outcome == "beschermd_thuis" and c.state != LEVEL["beschermd_thuis"]:
             assert rec["days_beschermd_thuis"][k] == pytest.approx(c.thuis_duration)
             n_checked["thuis"] += 1
         if c.outcome == "beschermd_thuis":
@@ -347,7 +349,7 @@ def test_waiting_days_and_journeys_match_the_records(seed):
     # bridging days are the days between bridging start and end (or the end of the run)
     bridged = ~np.isnan(rec["bridging_start"])
     spans = np.where(np.isnan(rec["bridging_end"]), horizon, rec["bridging_end"]) - rec["bridging_start"]
-    assert mon.snap_area[-1, L["bridged"]] == pytest.approx(spans[bridged].sum(), rel=1e-9)
+    assert mon.snap_area[-1, LEVEL["bridged"]] == pytest.approx(spans[bridged].sum(), rel=1e-9)
     # blocked days are the days ready to leave
     assert np.array_equal(rec["blocked_days"], rec["days_ready_to_leave"])
     ended = rec["state_at_end"]
@@ -410,7 +412,7 @@ def test_attribution_groups_split_by_the_cohort_date(seed):
     by_name = {(c.family, c.index): c for c in w.monitor.clients}
     for c in relapsed:
         old = by_name[(c.family.removeprefix("relapse."), c.index)]
-        assert c.municipality == old.municipality and old.state == L["relapsed"]
+        assert c.municipality == old.municipality and old.state == LEVEL["relapsed"]
         assert c.arrived == old.since  # comes back the moment it relapses
 
 
@@ -422,8 +424,8 @@ def test_start_stock(seed):
     assert len(residents) == 30
     ready = [c for c in residents if c.start_stage == "ready_to_leave"]
     assert len(ready) == 4 and all(c.contingent and c.destination == INDEPENDENT for c in ready)
-    assert w.monitor.snap_levels[0, L["in_care"]] >= 26 and w.monitor.snap_levels[0, L["ready_to_leave"]] == 4
-    assert w.monitor.snap_levels[1, L["ready_to_leave"]] >= 3
+    assert w.monitor.snap_levels[0, LEVEL["in_care"]] >= 26 and w.monitor.snap_levels[0, LEVEL["ready_to_leave"]] == 4
+    assert w.monitor.snap_levels[1, LEVEL["ready_to_leave"]] >= 3
     counts = divide_places(30, [20, 12, 5])
     for p, n in zip(w.providers, counts):
         assert sum(1 for c in residents if c.place is p) == n
@@ -461,7 +463,7 @@ def test_contingent_units_released(release, carry):
     sc = quiet(uitstroom={"housing": {"contingent": {"release": release, "carry_over": carry,
                                                      "units_per_year": {2020: 24, 2022: 48}, "bw_share": 0.5,
                                                      "extra_per_year": 6, "extra_from": "2023-01-01"}}})
-    w = World(sc, 1, 0)
+    w = World(sc, 1, 0, Monitor)
     released = []
     give = w.contingent.release
     w.contingent.release = lambda units: (released.append((w.env.now, units)), give(units))[1]
@@ -486,7 +488,7 @@ def test_contingent_poisson_release_mean():
                                                      "units_per_year": 24, "bw_share": 0.5}}})
     totals = []
     for rep in range(4):
-        w = World(sc, 2, rep)
+        w = World(sc, 2, rep, Monitor)
         w.run()
         totals.append(w.contingent.stock)
     mean = 12 * w.calendar.horizon / 365.25 * 4
@@ -499,15 +501,15 @@ def test_contingent_housing_of_residents_ready_to_leave():
     sc = quiet(initial={"residents": 10, "ready_to_leave": 10},
                uitstroom={"early_exit_per_year": 0, "housing": {"contingent": {"units_per_year": 24, "bw_share": 0.5}}},
                relapse={"probability": 0}, beschermd_thuis={"share": 0})
-    w = World(sc, 3, 0)
+    w = World(sc, 3, 0, Monitor)
     w.run()
     cs = [c for c in w.monitor.clients if c.family == "resident."]
     housed = sorted(c.housed for c in cs)
     firsts = w.calendar.days[1:11].tolist()  # 1 February 2020 onwards (January is a part month)
     assert housed == firsts
     assert [c.housed for c in sorted(cs, key=lambda c: c.id)] == housed
-    assert w.monitor.flows[F["contingent_housed"]].sum() == 10
-    assert w.monitor.snap_levels[2, L["contingent_waiting"]] == 9
+    assert w.monitor.flows[FLOW["contingent_housed"]].sum() == 10
+    assert w.monitor.snap_levels[2, LEVEL["contingent_waiting"]] == 9
     assert w.contingent.stock == 0
 
 
@@ -518,7 +520,7 @@ def test_arrivals_per_year_with_growth():
     sc = quiet(inflow={"per_year": 200, "growth_per_year": 0.5}, beschermd_thuis={"share": 0})
     totals = np.zeros(4)
     for rep in range(12):
-        w = World(sc, 4, rep)
+        w = World(sc, 4, rep, Monitor)
         t = w.arrival_times()
         assert np.all(np.diff(t) >= 0) and np.all((t >= 0) & (t < w.calendar.horizon))
         years = np.array([w.calendar.date(x).year for x in t])
@@ -530,7 +532,7 @@ def test_arrivals_per_year_with_growth():
 
 def test_arrivals_by_year_table():
     sc = quiet(inflow={"per_year": {2020: 0, 2022: 300}}, beschermd_thuis={"share": 0})
-    w = World(sc, 4, 0)
+    w = World(sc, 4, 0, Monitor)
     t = w.arrival_times()
     years = {w.calendar.date(x).year for x in t}
     assert years == {2022, 2023} and len(t) > 400
@@ -538,8 +540,8 @@ def test_arrivals_by_year_table():
 
 def test_arrivals_enter_at_their_times():
     sc = quiet(inflow={"per_year": 50}, beschermd_thuis={"share": 0})
-    times = World(sc, 8, 0).arrival_times()
-    w = World(sc, 8, 0)
+    times = World(sc, 8, 0, Monitor).arrival_times()
+    w = World(sc, 8, 0, Monitor)
     w.run()
     arrived = sorted(c.arrived for c in w.monitor.clients if c.start_stage == "arrival" and c.family == "")
     assert np.allclose(arrived, times)
@@ -553,10 +555,10 @@ def test_reviews_interview_the_monthly_number():
                "schedule": []}, "P3": {"places": 0}}, waitlist={"withdrawal_per_year": 0,
                "review": {"per_year": 18, "removal_share": 1.0, "start": "2021-03-01", "end": "2023-06-01"}},
                outside_contract={"per_year": 0})
-    w = World(sc, 9, 0)
+    w = World(sc, 9, 0, Monitor)
     w.run()
     cal = w.calendar
-    removals = w.monitor.flows[F["review_removals"]]
+    removals = w.monitor.flows[FLOW["review_removals"]]
     lo, hi = cal.dates.index(dt.date(2021, 3, 1)), cal.dates.index(dt.date(2023, 6, 1))
     assert removals[:lo].sum() == 0 and removals[hi:].sum() == 0
     # 1.5 a month: 1, 2, 1, 2, ...
@@ -572,9 +574,9 @@ def test_review_removes_about_the_share():
                "review": {"per_year": 24, "removal_share": 0.25, "start": "2021-01-01", "end": "2023-01-01"}})
     total = 0
     for rep in range(4):
-        w = World(sc, 10, rep)
+        w = World(sc, 10, rep, Monitor)
         w.run()
-        total += w.monitor.flows[F["review_removals"]].sum()
+        total += w.monitor.flows[FLOW["review_removals"]].sum()
     n, p = 4 * 48, 0.25
     assert abs(total - n * p) < 4.5 * math.sqrt(n * p * (1 - p))
 
@@ -587,15 +589,15 @@ def test_review_owes_interviews_when_the_list_is_empty():
                "schedule": []}, "P3": {"places": 0}},
                waitlist={"withdrawal_per_year": 0, "review": {"per_year": 18, "removal_share": 1.0,
                                                              "start": None, "end": None}})
-    w = World(sc, 11, 0)
+    w = World(sc, 11, 0, Monitor)
     w.env.process(w.waitlist_reviews())
     w.env.run(until=w.calendar.day(dt.date(2020, 8, 15)))
     for i in range(20):
         w.enter(w.new_client("x", i), "arrival")
     w.env.run(until=w.calendar.day(dt.date(2020, 9, 2)))
-    assert w.monitor.flows[F["review_removals"]].sum() == 12
+    assert w.monitor.flows[FLOW["review_removals"]].sum() == 12
     w.env.run(until=w.calendar.day(dt.date(2020, 10, 2)))
-    assert w.monitor.flows[F["review_removals"]].sum() == 14
+    assert w.monitor.flows[FLOW["review_removals"]].sum() == 14
     assert w.waiting_total() == 6
 
 
@@ -603,9 +605,9 @@ def test_reviews_go_on_to_the_last_month_without_an_end_date():
     sc = quiet(initial={"waiting": 200, "residents": 0}, providers={"P1": {"places": 0}, "P2": {"places": 0,
                "schedule": []}, "P3": {"places": 0}}, waitlist={"withdrawal_per_year": 0,
                "review": {"per_year": 12, "removal_share": 1.0, "start": "2023-01-01", "end": None}})
-    w = World(sc, 9, 0)
+    w = World(sc, 9, 0, Monitor)
     w.run()
-    removals = w.monitor.flows[F["review_removals"]]
+    removals = w.monitor.flows[FLOW["review_removals"]]
     assert removals[-12:].tolist() == [1] * 12 and removals[:-12].sum() == 0
 
 
@@ -613,16 +615,16 @@ def test_intake_stop_and_full_list_turn_clients_away():
     sc = quiet(inflow={"per_year": 100}, providers={"P1": {"places": 0}, "P2": {"places": 0, "schedule": []},
                "P3": {"places": 0}}, waitlist={"withdrawal_per_year": 0, "intake_stop": 30,
                                                "review": {"per_year": 0}}, beschermd_thuis={"share": 0})
-    w = World(sc, 12, 0)
+    w = World(sc, 12, 0, Monitor)
     w.run()
     assert w.waiting_total() == 30
     mon = w.monitor
-    assert mon.flows[F["turned_away"]].sum() == mon.flows[F["arrivals"]].sum() - 30
-    assert mon.level[L["turned_away"]] == mon.flows[F["turned_away"]].sum()
+    assert mon.flows[FLOW["turned_away"]].sum() == mon.flows[FLOW["arrivals"]].sum() - 30
+    assert mon.level[LEVEL["turned_away"]] == mon.flows[FLOW["turned_away"]].sum()
     sc = quiet(inflow={"per_year": 100}, providers={"P1": {"places": 0}, "P2": {"places": 0, "schedule": []},
                "P3": {"places": 0}}, waitlist={"withdrawal_per_year": 0, "max_length": 7,
                                                "review": {"per_year": 0}}, beschermd_thuis={"share": 0})
-    w = World(sc, 12, 0)
+    w = World(sc, 12, 0, Monitor)
     w.run()
     assert sorted(wl.size for wl in w.waitlists) == [7, 7]
 
@@ -662,7 +664,7 @@ def test_capacity_path_divides_places_by_the_rule():
         first = divide_places(20, [20, 12, 5], rule)
         assert [p.capacity for p in w.providers] == divide_places(50, first, rule)
         i = w.calendar.dates.index(dt.date(2021, 1, 1))
-        assert w.monitor.snap_levels[i, L["places"]] == 37 and w.monitor.snap_levels[i + 1, L["places"]] == 20
+        assert w.monitor.snap_levels[i, LEVEL["places"]] == 37 and w.monitor.snap_levels[i + 1, LEVEL["places"]] == 20
 
 
 def test_conversion_seats_residents_then_adds_places():
@@ -677,7 +679,7 @@ def test_conversion_seats_residents_then_adds_places():
 def test_beschermd_thuis_without_a_home_or_slot_joins_the_list():
     sc = quiet(inflow={"per_year": 200}, beschermd_thuis={"share": 1.0, "home_probability": 0.5, "places": 5,
                                                          "start": None})
-    w = World(sc, 16, 0)
+    w = World(sc, 16, 0, Monitor)
     w.run()
     cs = [c for c in w.monitor.clients if c.start_stage == "arrival" and not c.family]
     thuis = [c for c in cs if c.outcome == "beschermd_thuis"]
@@ -685,10 +687,10 @@ def test_beschermd_thuis_without_a_home_or_slot_joins_the_list():
     listed = [c for c in cs if not math.isnan(c.listed)]
     assert any(c.thuis_home < 0.5 for c in listed)  # offered and had a home, but no slot
     assert all(c.thuis_home < 0.5 or c in listed for c in cs if c.outcome != "beschermd_thuis")
-    assert max(w.monitor.snap_levels[:, L["beschermd_thuis"]]) == 5
-    none = World(quiet(inflow={"per_year": 200}, beschermd_thuis={"share": 0.0}), 16, 0)
+    assert max(w.monitor.snap_levels[:, LEVEL["beschermd_thuis"]]) == 5
+    none = World(quiet(inflow={"per_year": 200}, beschermd_thuis={"share": 0.0}), 16, 0, Monitor)
     none.run()
-    assert none.monitor.flows[F["beschermd_thuis_starts"]].sum() == 0
+    assert none.monitor.flows[FLOW["beschermd_thuis_starts"]].sum() == 0
 
 
 def test_bridging_shortens_the_stay_by_its_factor():
@@ -718,15 +720,15 @@ def test_monitor_integrates_levels_and_groups():
     mon.snapshot(1, np.array([1.0, 2.0]))
     assert mon.snap_levels[1, 0] == 4
     assert mon.snap_area[1, 0] == pytest.approx(3 * 10 + 4 * 21)
-    assert mon.snap_mlevels[1, 0].tolist() == [2, 2]
-    assert mon.snap_marea[1, 0].tolist() == pytest.approx([2 * 21, 3 * 10 + 2 * 21])
+    assert mon.snap_group_levels[1, 0].tolist() == [2, 2]
+    assert mon.snap_group_area[1, 0].tolist() == pytest.approx([2 * 21, 3 * 10 + 2 * 21])
     env.now = 40.0
     mon.change(0, 1)  # no group
-    assert mon.mlevel[0] == [2, 2] and mon.level[0] == 5
+    assert mon.group_level[0] == [2, 2] and mon.level[0] == 5
     env.now = 60.0
     mon.snapshot(2, np.array([]))
     assert mon.snap_area[2, 0] == pytest.approx(3 * 10 + 4 * 30 + 5 * 20)
-    assert mon.snap_marea[2, 0].tolist() == pytest.approx([2 * 50, 30 + 2 * 50])
+    assert mon.snap_group_area[2, 0].tolist() == pytest.approx([2 * 50, 30 + 2 * 50])
     assert len(mon.snap_waited) == 2 and mon.snap_waited[0].tolist() == [1.0, 2.0]
 
 
@@ -739,12 +741,12 @@ def test_monitor_counts_flows_per_interval_and_group():
         group = 2
     for t, n in ((0.0, 1), (30.9, 2), (31.0, 1), (90.5, 4)):
         env.now = t
-        mon.count(F["admissions"], C(), n)
+        mon.count(FLOW["admissions"], C(), n)
     env.now = 45.0
-    mon.count(F["arrivals"])
-    assert mon.flows[F["admissions"]].tolist() == [3, 1, 4]
-    assert mon.mflows[F["admissions"], :, 2].tolist() == [3, 1, 4]
-    assert mon.mflows[F["arrivals"]].sum() == 0 and mon.flows[F["arrivals"]].tolist() == [0, 1, 0]
+    mon.count(FLOW["arrivals"])
+    assert mon.flows[FLOW["admissions"]].tolist() == [3, 1, 4]
+    assert mon.group_flows[FLOW["admissions"], :, 2].tolist() == [3, 1, 4]
+    assert mon.group_flows[FLOW["arrivals"]].sum() == 0 and mon.flows[FLOW["arrivals"]].tolist() == [0, 1, 0]
 
 
 def test_monitor_observe_moves_levels_and_logs():
@@ -755,14 +757,14 @@ def test_monitor_observe_moves_levels_and_logs():
     class C:
         id, municipality = 7, 1
     c = C()
-    mon.observe(c, None, (L["waiting"], (L["bridged"],), 1))
+    mon.observe(c, None, (LEVEL["waiting"], (LEVEL["bridged"],), 1))
     assert mon.entries == 1 and mon.clients == [c]
-    assert mon.level[L["waiting"]] == 1 and mon.level[L["bridged"]] == 1 and mon.mlevel[L["bridged"]] == [0, 1]
+    assert mon.level[LEVEL["waiting"]] == 1 and mon.level[LEVEL["bridged"]] == 1 and mon.group_level[LEVEL["bridged"]] == [0, 1]
     env.now = 5.0
-    mon.observe(c, (L["waiting"], (L["bridged"],), 1), (L["waiting"], (), 1))  # gauge only: no log row
-    mon.observe(c, (L["waiting"], (), 1), (L["in_care"], (), 0))
-    assert mon.level[L["waiting"]] == 0 and mon.level[L["bridged"]] == 0 and mon.level[L["in_care"]] == 1
-    assert mon.mlevel[L["in_care"]] == [1, 0] and mon.mlevel[L["waiting"]] == [0, 0]
+    mon.observe(c, (LEVEL["waiting"], (LEVEL["bridged"],), 1), (LEVEL["waiting"], (), 1))  # gauge only: no log row
+    mon.observe(c, (LEVEL["waiting"], (), 1), (LEVEL["in_care"], (), 0))
+    assert mon.level[LEVEL["waiting"]] == 0 and mon.level[LEVEL["bridged"]] == 0 and mon.level[LEVEL["in_care"]] == 1
+    assert mon.group_level[LEVEL["in_care"]] == [1, 0] and mon.group_level[LEVEL["waiting"]] == [0, 0]
     assert mon.entries == 1
     log = mon.event_log()
     assert log["day"].tolist() == [0.0, 5.0] and log["state"].tolist() == ["waiting", "in_care"]
@@ -783,20 +785,20 @@ def test_monitor_moves_everything_a_client_holds_to_any_new_group():
     class C:
         id, municipality = 1, 0
     c = C()
-    mon.observe(c, None, (L["in_care"], (L["outside_contract"],), 0))
+    mon.observe(c, None, (LEVEL["in_care"], (LEVEL["outside_contract"],), 0))
     env.now = 5.0
-    mon.observe(c, (L["in_care"], (L["outside_contract"],), 0), (L["ready_to_leave"], (L["outside_contract"],), 2))
-    assert mon.mlevel[L["in_care"]] == [0, 0, 0] and mon.mlevel[L["ready_to_leave"]] == [0, 0, 1]
-    assert mon.mlevel[L["outside_contract"]] == [0, 0, 1] and mon.level[L["outside_contract"]] == 1
+    mon.observe(c, (LEVEL["in_care"], (LEVEL["outside_contract"],), 0), (LEVEL["ready_to_leave"], (LEVEL["outside_contract"],), 2))
+    assert mon.group_level[LEVEL["in_care"]] == [0, 0, 0] and mon.group_level[LEVEL["ready_to_leave"]] == [0, 0, 1]
+    assert mon.group_level[LEVEL["outside_contract"]] == [0, 0, 1] and mon.level[LEVEL["outside_contract"]] == 1
     env.now = 8.0
-    mon.observe(c, (L["ready_to_leave"], (L["outside_contract"],), 2), (L["ready_to_leave"], (), 1))
-    assert mon.mlevel[L["ready_to_leave"]] == [0, 1, 0] and mon.mlevel[L["outside_contract"]] == [0, 0, 0]
+    mon.observe(c, (LEVEL["ready_to_leave"], (LEVEL["outside_contract"],), 2), (LEVEL["ready_to_leave"], (), 1))
+    assert mon.group_level[LEVEL["ready_to_leave"]] == [0, 1, 0] and mon.group_level[LEVEL["outside_contract"]] == [0, 0, 0]
     env.now = 10.0
     mon.snapshot(1, np.array([]))
-    assert mon.snap_marea[1, L["in_care"]].tolist() == [5.0, 0.0, 0.0]
-    assert mon.snap_marea[1, L["ready_to_leave"]].tolist() == [0.0, 2.0, 3.0]
-    assert mon.snap_marea[1, L["outside_contract"]].tolist() == [5.0, 0.0, 3.0]
-    assert mon.snap_area[1, L["ready_to_leave"]] == 5.0 and mon.snap_levels[1, L["ready_to_leave"]] == 1
+    assert mon.snap_group_area[1, LEVEL["in_care"]].tolist() == [5.0, 0.0, 0.0]
+    assert mon.snap_group_area[1, LEVEL["ready_to_leave"]].tolist() == [0.0, 2.0, 3.0]
+    assert mon.snap_group_area[1, LEVEL["outside_contract"]].tolist() == [5.0, 0.0, 3.0]
+    assert mon.snap_area[1, LEVEL["ready_to_leave"]] == 5.0 and mon.snap_levels[1, LEVEL["ready_to_leave"]] == 1
 
 
 def test_monitor_journeys_and_records():
@@ -1075,13 +1077,13 @@ def test_ready_to_leave_leave_early_at_their_own_moment():
     sc = quiet(initial={"residents": 40, "ready_to_leave": 40},
                uitstroom={"early_exit_per_year": 100,
                           "housing": {"contingent_share": 1.0, "contingent": {"units_per_year": 0}}})
-    w = World(sc, 31, 0)
+    w = World(sc, 31, 0, Monitor)
     w.run()
     cs = [c for c in w.monitor.clients if c.family == "resident."]
     assert all(c.outcome == "early" for c in cs)
     assert np.allclose([c.exited for c in cs], [c.early for c in cs])
     assert min(c.early for c in cs) < 1.0
-    assert w.monitor.level[L["contingent_waiting"]] == 0 and w.contingent.stock == 0
+    assert w.monitor.level[LEVEL["contingent_waiting"]] == 0 and w.contingent.stock == 0
 
 
 def test_client_records_default_to_replication_0():
@@ -1099,12 +1101,12 @@ def test_a_start_list_longer_than_the_limits_turns_every_newcomer_away():
         sc = quiet(inflow={"per_year": 30}, initial={"waiting": 40, "residents": 0},
                    providers={"P1": {"places": 0}, "P2": {"places": 0, "schedule": []}, "P3": {"places": 0}},
                    waitlist={"withdrawal_per_year": 0, **waitlist}, beschermd_thuis={"share": 0})
-        w = World(sc, 12, 0)
+        w = World(sc, 12, 0, Monitor)
         w.run()
         mon = w.monitor
         assert w.waiting_total() == 40
-        assert mon.flows[F["arrivals"]].sum() > 50
-        assert mon.flows[F["turned_away"]].sum() == mon.flows[F["arrivals"]].sum(), waitlist
+        assert mon.flows[FLOW["arrivals"]].sum() > 50
+        assert mon.flows[FLOW["turned_away"]].sum() == mon.flows[FLOW["arrivals"]].sum(), waitlist
 
 
 def test_fast_withdrawals_happen_exactly_when_the_clock_runs_out():
@@ -1113,7 +1115,7 @@ def test_fast_withdrawals_happen_exactly_when_the_clock_runs_out():
     sc = quiet(inflow={"per_year": 100}, providers={"P1": {"places": 0, "bridging": False},
                "P2": {"places": 0, "schedule": []}, "P3": {"places": 0}},
                waitlist={"withdrawal_per_year": 100}, beschermd_thuis={"share": 0})
-    w = World(sc, 33, 0)
+    w = World(sc, 33, 0, Monitor)
     w.run()
     rate = 100 / 365.25
     cs = [c for c in w.monitor.clients if c.start_stage == "arrival"]
@@ -1123,7 +1125,7 @@ def test_fast_withdrawals_happen_exactly_when_the_clock_runs_out():
         if due < w.calendar.horizon:
             assert c.outcome == "withdrawn" and c.exited == pytest.approx(due)
         else:
-            assert c.state == L["waiting"]
+            assert c.state == LEVEL["waiting"]
 
 
 def test_attribution_groups_with_three_municipalities():
@@ -1135,7 +1137,7 @@ def test_attribution_groups_with_three_municipalities():
     for c in w.monitor.clients:
         placed = c.placed if not math.isnan(c.placed) else (entry_time(c) if c.start_stage in ("in_care", "ready_to_leave") else math.inf)
         assert c.group == (c.municipality if placed < cohort else 3 + c.municipality), c.id
-    assert np.array_equal(w.monitor.mflows.sum(2), w.monitor.flows)
+    assert np.array_equal(w.monitor.group_flows.sum(2), w.monitor.flows)
 
 
 def test_extra_contingent_units_from_the_start_without_a_date():
@@ -1144,7 +1146,7 @@ def test_extra_contingent_units_from_the_start_without_a_date():
                                                      "extra_per_year": 12, "extra_from": None}}},
                start="2020-01-01", end="2020-03-01", providers={"P2": {"schedule": []}}, beschermd_thuis={"start": None},
                attribution={"cohort_date": None}, waitlist={"review": {"start": None, "end": None}})
-    w = World(sc, 1, 0)
+    w = World(sc, 1, 0, Monitor)
     w.run()
     assert w.contingent.stock == 2  # one on 1 January, one on 1 February
 
@@ -1155,10 +1157,10 @@ def test_a_monitor_without_groups_has_one():
 
     class C:
         group = 0
-    mon.count(F["arrivals"], C())
-    assert mon.mflows[F["arrivals"], 0].tolist() == [1] and mon.mflows.shape[2] == 1
-    mon.change(L["waiting"], 1, 0)
-    assert mon.mlevel[L["waiting"]] == [1]
+    mon.count(FLOW["arrivals"], C())
+    assert mon.group_flows[FLOW["arrivals"], 0].tolist() == [1] and mon.group_flows.shape[2] == 1
+    mon.change(LEVEL["waiting"], 1, 0)
+    assert mon.group_level[LEVEL["waiting"]] == [1]
 
 
 def test_equilibrium_with_stays_of_no_length_uses_the_shares():

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.distributions import DAYS_PER_YEAR
-from sim.record.monitor import JOURNEY_PLACED
+from sim.model.states import JOURNEY_PLACED
 from sim.experiment.replication import run_replication
 
 from tests.queueing import (cobham_waits, exp_stay, mmc_lifo_wait_sf, mmc_wait_sf, queue_scenario,

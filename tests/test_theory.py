@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config.distributions import DAYS_PER_YEAR
-from sim.record.monitor import JOURNEY_PLACED, JOURNEY_WITHDRAWN, F, L
+from sim.model.states import FLOW, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVEL
 from sim.experiment.replication import run_replication
 
 from tests.queueing import erlang_a, erlang_c, exp_stay, mmck_blocking, queue_scenario, t_interval
@@ -36,7 +36,7 @@ def _time_average(mon, level: str, warm_days: float) -> float:
     """Time-average of a level from the warm-up date to the end of the run."""
     days = mon.calendar.days
     i = int(np.searchsorted(days, warm_days))
-    area = mon.snap_area[:, L[level]]
+    area = mon.snap_area[:, LEVEL[level]]
     return (area[-1] - area[i]) / (days[-1] - days[i])
 
 
@@ -69,8 +69,8 @@ def test_finite_list_matches_mmck_blocking():
     for rep in range(REPS):
         mon = run_replication(sc, SEED, rep, keep_monitor=True).monitor
         i = int(np.searchsorted(mon.calendar.days, warm * DAYS_PER_YEAR))
-        turned = mon.flows[F["turned_away"], i:].sum()
-        arrivals = mon.flows[F["arrivals"], i:].sum()
+        turned = mon.flows[FLOW["turned_away"], i:].sum()
+        arrivals = mon.flows[FLOW["arrivals"], i:].sum()
         blocked.append(turned / arrivals)
     pk = mmck_blocking(c, K, lam, 1 / mean_stay)
     m, lo, hi = t_interval(blocked, ALPHA)
@@ -111,7 +111,7 @@ def test_stays_without_queue_match_m_g_infinity():
         r = run_replication(sc, SEED, rep, keep_journeys=True, keep_monitor=True)
         assert np.all(r.journeys["how"] == JOURNEY_PLACED)
         mean_occ.append(_time_average(r.monitor, "in_care", warm * DAYS_PER_YEAR))
-        yearly = r.monitor.snap_levels[:, L["in_care"]][r.monitor.calendar.days >= warm * DAYS_PER_YEAR][::12]
+        yearly = r.monitor.snap_levels[:, LEVEL["in_care"]][r.monitor.calendar.days >= warm * DAYS_PER_YEAR][::12]
         var_ratio.append(yearly.var(ddof=1) / yearly.mean())
     m, lo, hi = t_interval(mean_occ, ALPHA)
     assert lo <= lam * mean_stay <= hi, f"occupancy {m:.2f} [{lo:.2f}, {hi:.2f}] vs {lam * mean_stay}"
@@ -135,7 +135,7 @@ def test_initial_residents_start_in_equilibrium():
     for rep in range(2 * REPS):
         mon = run_replication(sc, SEED, rep, keep_monitor=True).monitor
         for month in at:
-            at[month].append(mon.snap_levels[month, L["in_care"]])
+            at[month].append(mon.snap_levels[month, LEVEL["in_care"]])
     for month, values in at.items():
         m, lo, hi = t_interval(values, ALPHA)
         assert lo <= lam * mean_stay <= hi, f"month {month}: {m:.1f} [{lo:.1f}, {hi:.1f}]"

@@ -24,7 +24,8 @@ def sweep_command(
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
 ):
     """Run a scenario at each value of a parameter (same seed) and plot a metric against it."""
-    from ..experiment.sweep import ParameterError, check_sweep, parse_range, run_sweep, write_sweep
+    from ..experiment.sweep import ParameterError, check_sweep, parse_range, run_sweep
+    from ..report.sweep_report import write_sweep
     from ..report.compare_report import fmt
 
     try:

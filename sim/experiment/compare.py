@@ -31,7 +31,7 @@ from ..config.distributions import DAYS_PER_YEAR
 from .executors import Progress, default_workers, pool_for
 from .replications import Results, mean_ci, posterior_variants, run_replications
 from . import replication
-from .replication import KIND, MONTHLY, YEARLY
+from ..record.metrics import KIND, MONTHLY, YEARLY, YEARLY_ROW
 from ..config.scenario import Scenario, from_mapping
 
 
@@ -88,7 +88,7 @@ def metric_kind(metric: Metric) -> str:
 
 def metric_values(results: Results, metric: Metric) -> np.ndarray:
     """[replication, year] in the metric's reporting unit."""
-    return results.yearly[:, YEARLY.index(metric.source), :] * metric.scale
+    return results.yearly[:, YEARLY_ROW[metric.source], :] * metric.scale
 
 
 def unique_labels(names: list[str]) -> list[str]:

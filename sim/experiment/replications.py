@@ -19,7 +19,8 @@ from scipy import stats
 from ..config.scenario import Scenario, from_mapping, with_values
 from ..model.calendar import Calendar
 from .executors import Progress, default_workers, pool_for
-from .replication import KIND, MONTHLY, YEARLY, run_replication
+from ..record.metrics import KIND, MONTHLY, YEARLY, YEARLY_ROW
+from .replication import run_replication
 
 
 
@@ -48,7 +49,7 @@ class Results:
 
     def yearly_values(self, metric: str) -> pd.DataFrame:
         """One row per replication, one column per year."""
-        return pd.DataFrame(self.yearly[:, YEARLY.index(metric), :], columns=self.calendar.years)
+        return pd.DataFrame(self.yearly[:, YEARLY_ROW[metric], :], columns=self.calendar.years)
 
     @property
     def municipalities(self) -> list[str]:

@@ -17,21 +17,15 @@ import re
 import warnings
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .executors import Progress, default_workers, pool_for  # noqa: E402
-from .replications import Results, mean_ci, run_replications  # noqa: E402
-from ..report.output import atomic_folder  # noqa: E402
-from .replication import YEARLY  # noqa: E402
-from ..config.scenario import Scenario, ScenarioError, from_mapping, with_values  # noqa: E402
+from ..config.scenario import Scenario, ScenarioError, from_mapping, with_values
+from ..record.metrics import YEARLY, YEARLY_ROW
+from .executors import Progress, default_workers, pool_for
+from .replications import Results, mean_ci, run_replications
 
 MAX_VALUES = 200
 
@@ -98,7 +92,7 @@ def check_parameter(data: dict, key: str, values: list[float], source: str = "<s
 def metric_index(metric: str) -> int:
     if metric not in YEARLY:
         raise ParameterError(f"unknown metric {metric!r}; expected one of: {', '.join(YEARLY)}")
-    return YEARLY.index(metric)
+    return YEARLY_ROW[metric]
 
 
 def metric_per_replication(results: Results, metric: str, year: int | None) -> np.ndarray:
@@ -214,28 +208,3 @@ def run_sweep(data: dict, key: str, values: list[float | int], metric: str, year
                                                            progress=progress, executor=pool), metric, year)
                    for sc in scenarios]
     return Sweep(key, metric, year, list(values), np.column_stack(columns), seed, scenarios[0].name)
-
-
-def plot_sweep(sweep: Sweep, path: Path) -> None:
-    from ..report.plots import band
-
-    fig, ax = plt.subplots(figsize=(8, 4.4))
-    x = np.asarray(sweep.values, float)
-    band(ax, x, sweep.per_replication, "mean (95% CI; 5–95% of replications)")
-    ax.plot(x, np.nanmean(sweep.per_replication, axis=0), "o", ms=3, color="C0")
-    ax.set_xlabel(sweep.key)
-    ax.set_ylabel(sweep.what)
-    ax.set_title(f"{sweep.what} against {sweep.key.split('.')[-1]} — {sweep.scenario_name}", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_sweep(sweep: Sweep, out: str | Path) -> Path:
-    """``sweep.csv`` and ``sweep.png`` in ``out``, all or nothing."""
-    with atomic_folder(out) as tmp:
-        sweep.frame().to_csv(tmp / "sweep.csv", index=False)
-        plot_sweep(sweep, tmp / "sweep.png")
-    return Path(out)

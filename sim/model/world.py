@@ -22,24 +22,25 @@ is the record of 1 January) holds what happened *before* D; anything dated D
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import simpy
 
 from .calendar import Calendar
-from ..record.monitor import F, JOURNEY_PLACED, JOURNEY_WITHDRAWN, L, STATES, Monitor
 from .rng import Streams
 from ..config.scenario import Scenario, value_in_year
 from .capacity import divide_places
 from .fates import Fate, FateBook, blockwise, equilibrium_residents
 from .pools import Contingent, Provider, SlotPool, Waitlist
+from .states import FLOW, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVEL, STATES
 
 PLACED, WITHDRAWN = "placed", "withdrawn"
 INDEPENDENT, INTRAMURAL, DIED_OR_MOVED = 0, 1, 2
 _EXIT = {INTRAMURAL: ("exit_intramural", "exits_intramural", "intramural"),
          DIED_OR_MOVED: ("exit_died_or_moved", "exits_died_or_moved", "died_or_moved")}
 #: States in which a client holds a place.
-IN_A_PLACE = frozenset((L["in_care"], L["ready_to_leave"]))
+IN_A_PLACE = frozenset((LEVEL["in_care"], LEVEL["ready_to_leave"]))
 NAN = float("nan")
 
 
@@ -56,14 +57,16 @@ class Client:
         "state", "gauges", "group", "since", "days", "waitlist", "on_list", "placed_event", "place",
         "bridged", "was_bridged", "bridge_queued", "home", "home_request", "early_at",
         "withdraw_rate", "clock_since", "clock_version", "process",
-        # the record (see monitor.RECORD_TIMES)
+        # the record (see states.RECORD_TIMES)
         "arrived", "listed", "bridging_start", "bridging_end", "placed", "ready", "housed",
         "exited", "outcome",
     )
 
 
 class World:
-    def __init__(self, scenario: Scenario, seed: int, replication: int, log_events: bool = False):
+    def __init__(self, scenario: Scenario, seed: int, replication: int, recorder: Callable):
+        """``recorder(calendar, env, groups)`` makes the observer of this run (sim.record.monitor.Monitor):
+        the world tells it every change and never reads a client's state back from it."""
         self.sc = sc = scenario
         self.env = simpy.Environment()
         self.calendar = Calendar(sc.start, sc.end)
@@ -74,7 +77,7 @@ class World:
         self._n_municipalities = len(sc.inflow.municipalities)
         cohort = sc.attribution.cohort_date
         self._cohort_day = self.calendar.day(cohort) if cohort else -math.inf
-        self.monitor = Monitor(self.calendar, self.env, 2 * self._n_municipalities, log_events)
+        self.monitor = recorder(self.calendar, self.env, 2 * self._n_municipalities)
         self._next_id = 0
         self._profiles = list(sc.profiles.values())
         self._withdrawal_rate = Calendar.per_day(sc.waitlist.withdrawal_per_year)
@@ -96,7 +99,7 @@ class World:
         self.ambulant = SlotPool(sc.ambulant.places)
         self.thuis = SlotPool(sc.beschermd_thuis.places)
         self.contingent = Contingent(self.env, sc.uitstroom.housing.contingent.carry_over)
-        self.monitor.change(L["places"], sum(p.capacity for p in self.providers))
+        self.monitor.change(LEVEL["places"], sum(p.capacity for p in self.providers))
 
     # ------------------------------------------------------------ the journey
 
@@ -131,8 +134,8 @@ class World:
             self.leave_place(c, *_EXIT[c.destination])
             return False
         c.ready = self.env.now
-        self.set_state(c, L["ready_to_leave"])
-        self.monitor.count(F["became_ready_to_leave"], c)
+        self.set_state(c, LEVEL["ready_to_leave"])
+        self.monitor.count(FLOW["became_ready_to_leave"], c)
         self.ask_for_home(c)
         return True
 
@@ -161,7 +164,7 @@ class World:
             return False
         if c.home_request is not None:
             c.home_request = None
-            self.monitor.count(F["contingent_housed"], c)
+            self.monitor.count(FLOW["contingent_housed"], c)
         c.housed = self.env.now
         self.leave_place(c, "ambulant_waiting", "exits_independent", "independent")
         return True
@@ -171,7 +174,7 @@ class World:
         started = self.env.event()
 
         def start(client):
-            self.set_state(client, L["ambulant"])
+            self.set_state(client, LEVEL["ambulant"])
             started.succeed()
             return True
 
@@ -182,11 +185,11 @@ class World:
         yield from self.at_home(c)
 
     def at_home(self, c: Client):
-        self.set_state(c, L["at_home"])
+        self.set_state(c, LEVEL["at_home"])
         if c.relapses:
             yield self.env.timeout(c.relapse_delay)
-            self.set_state(c, L["relapsed"])
-            self.monitor.count(F["relapses"], c)
+            self.set_state(c, LEVEL["relapsed"])
+            self.monitor.count(FLOW["relapses"], c)
             self.relapse(c)
 
     # ------------------------------------------------------------ state
@@ -213,13 +216,13 @@ class World:
     def _gauges(self, c: Client) -> tuple[int, ...]:
         gauges = []
         if c.bridged:
-            gauges.append(L["bridged"])
+            gauges.append(LEVEL["bridged"])
         if c.bridge_queued:
-            gauges.append(L["bridging_waiting"])
+            gauges.append(LEVEL["bridging_waiting"])
         if c.place is self.outside and c.state in IN_A_PLACE:
-            gauges.append(L["outside_contract"])
+            gauges.append(LEVEL["outside_contract"])
         if c.home_request is not None:
-            gauges.append(L["contingent_waiting"])
+            gauges.append(LEVEL["contingent_waiting"])
         return tuple(gauges)
 
     # ------------------------------------------------------------ beschermd thuis
@@ -233,8 +236,8 @@ class World:
     def beschermd_thuis(self, c: Client):
         """Support at home instead of a place; the slot is already taken."""
         c.outcome = "beschermd_thuis"
-        self.set_state(c, L["beschermd_thuis"])
-        self.monitor.count(F["beschermd_thuis_starts"], c)
+        self.set_state(c, LEVEL["beschermd_thuis"])
+        self.monitor.count(FLOW["beschermd_thuis_starts"], c)
         yield self.env.timeout(c.thuis_duration)
         self.thuis.release()
         yield from self.at_home(c)
@@ -253,14 +256,14 @@ class World:
         stop = self.sc.waitlist.intake_stop
         if not already_listed and (wl.full() or (stop is not None and self.waiting_total() >= stop)):
             c.outcome, c.exited = "turned_away", self.env.now
-            self.set_state(c, L["turned_away"])
-            self.monitor.count(F["turned_away"], c)
+            self.set_state(c, LEVEL["turned_away"])
+            self.monitor.count(FLOW["turned_away"], c)
             return False
         c.waitlist = wl
         c.placed_event = self.env.event()
         if not already_listed:
             c.listed = self.env.now
-        self.set_state(c, L["waiting"])
+        self.set_state(c, LEVEL["waiting"])
         wl.push(c)
         c.withdraw_rate = self._withdrawal_rate
         c.clock_since = self.env.now
@@ -296,8 +299,8 @@ class World:
         self._end_waiting(c)
         self.monitor.left_waitlist(c, JOURNEY_WITHDRAWN)
         c.outcome, c.exited = state, self.env.now
-        self.set_state(c, L[state])
-        self.monitor.count(F[flow], c)
+        self.set_state(c, LEVEL[state])
+        self.monitor.count(FLOW[flow], c)
         c.placed_event.succeed(WITHDRAWN)
 
     def _start_bridging(self, c: Client) -> bool:
@@ -309,7 +312,7 @@ class World:
         c.bridged = c.was_bridged = True
         c.bridging_start = now
         self.set_state(c)
-        self.monitor.count(F["bridging_starts"], c)
+        self.monitor.count(FLOW["bridging_starts"], c)
         c.withdraw_clock -= c.withdraw_rate * (now - c.clock_since)
         c.clock_since = now
         c.withdraw_rate *= self.sc.bridging.withdrawal_factor
@@ -343,8 +346,8 @@ class World:
         self.monitor.left_waitlist(c, JOURNEY_PLACED)
         c.placed = now
         c.early_at = now + c.early
-        self.set_state(c, L["in_care"], group=c.municipality if now < self._cohort_day else None)
-        self.monitor.count(F["admissions"], c)
+        self.set_state(c, LEVEL["in_care"], group=c.municipality if now < self._cohort_day else None)
+        self.monitor.count(FLOW["admissions"], c)
         c.placed_event.succeed(PLACED)
 
     def place_outside_contract(self, c: Client) -> None:
@@ -355,19 +358,19 @@ class World:
             return
         self.outside_used[year] = self.outside_used.get(year, 0) + 1
         c.waitlist.discard(c)
-        self.monitor.count(F["outside_contract_placements"], c)
+        self.monitor.count(FLOW["outside_contract_placements"], c)
         self.admit(c, self.outside)
 
     def leave_place(self, c: Client, state: str, flow: str, outcome: str) -> None:
         provider = c.place
         provider.occupied -= 1
         c.outcome, c.exited = outcome, self.env.now
-        self.set_state(c, L[state])
-        self.monitor.count(F[flow], c)
+        self.set_state(c, LEVEL[state])
+        self.monitor.count(FLOW[flow], c)
         self.fill(provider)
 
     def set_places(self, provider: Provider, places: int) -> None:
-        self.monitor.change(L["places"], places - provider.capacity)
+        self.monitor.change(LEVEL["places"], places - provider.capacity)
         provider.capacity = places
         self.fill(provider)
 
@@ -376,7 +379,7 @@ class World:
         provider.occupied += 1
         c.place = provider
         c.early_at = self.env.now + c.early
-        self.set_state(c, L[stage], group=c.municipality if self.env.now < self._cohort_day else None)
+        self.set_state(c, LEVEL[stage], group=c.municipality if self.env.now < self._cohort_day else None)
 
     # ------------------------------------------------------------ clients
 
@@ -417,7 +420,7 @@ class World:
         elif stage == "waiting":
             self.join_waitlist(c, already_listed=True)
         if stage == "arrival":
-            self.monitor.count(F["arrivals"], c)
+            self.monitor.count(FLOW["arrivals"], c)
         c.process = self.env.process(self.journey(c, stage))
 
     def relapse(self, old: Client) -> None:
@@ -501,7 +504,7 @@ class World:
             for i in range(conv.places):  # the residents come with their places: seat them first
                 c = self.new_client(family, i)
                 self.enter(c, "in_care", provider)
-                self.monitor.count(F["conversions"], c)
+                self.monitor.count(FLOW["conversions"], c)
             self.set_places(provider, provider.capacity + conv.places)
 
     def contingent_releases(self):
@@ -557,7 +560,7 @@ class World:
 
     # ------------------------------------------------------------ run
 
-    def run(self) -> Monitor:
+    def run(self):
         self.initial_state()
         env, sc = self.env, self.sc
         env.process(self.contingent_releases())

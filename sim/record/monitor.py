@@ -20,57 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.calendar import Calendar
-
-#: The states of a client; at every moment each client is in exactly one.
-STATES = (
-    "waiting",  # on the external waitlist (possibly bridged)
-    "in_care",  # in a BW place, stay not yet ended
-    "ready_to_leave",  # in a BW place, stay ended, waiting for a home
-    "ambulant_waiting",  # left BW for a home, waiting for an ambulant support slot
-    "ambulant",  # left BW, receiving ambulant support
-    "at_home",  # ambulant support ended, may still relapse
-    "beschermd_thuis",  # BW-level support at home instead of a place (ambulantisering)
-    "withdrawn",  # left the waitlist without being placed
-    "removed_by_review",  # taken off the list after a waitlist review interview
-    "turned_away",  # found the waitlist full
-    "exit_intramural",  # left to another intramural setting (Wlz, GGZ, other BW)
-    "exit_died_or_moved",  # died or moved out of the region
-    "exit_early",  # left care before the stay ended
-    "relapsed",  # came back into the inflow (counted again as a new entry)
-)
-#: Other gauges with a time integral (not part of the partition of clients).
-GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting")
-LEVELS = STATES + GAUGES
-L = {name: i for i, name in enumerate(LEVELS)}
-
-FLOWS = (
-    "arrivals",  # new entries to the inflow, relapses included
-    "relapses",
-    "admissions",
-    "withdrawals",
-    "turned_away",
-    "became_ready_to_leave",  # stays that ended with a need for a home
-    "contingent_housed",
-    "exits_independent",
-    "exits_intramural",
-    "exits_died_or_moved",
-    "exits_early",
-    "bridging_starts",
-    "review_removals",
-    "beschermd_thuis_starts",
-    "outside_contract_placements",
-    "conversions",  # residents entering with places converted from elsewhere (e.g. MO)
-)
-F = {name: i for i, name in enumerate(FLOWS)}
-
-JOURNEY_PLACED, JOURNEY_WITHDRAWN = 0, 1
-
-#: The times kept in each client's record (days since the start; NaN when it did not happen).
-RECORD_TIMES = ("arrived", "listed", "bridging_start", "bridging_end", "placed", "ready",
-                "housed", "exited")
+from ..model.states import FLOWS, LEVEL, LEVELS, RECORD_TIMES, STATES
 
 
 class Monitor:
+    """The recorder of one replication: the world calls it on every change; it never changes a client."""
+
     def __init__(self, calendar: Calendar, env, groups: int = 1, log_events: bool = False):
         self.calendar = calendar
         self.env = env
@@ -79,15 +34,15 @@ class Monitor:
         self.area = [0.0] * n
         self._since = [0.0] * n
         self.groups = groups
-        self.mlevel = [[0] * groups for _ in range(n)]
-        self.marea = [[0.0] * groups for _ in range(n)]
-        self._msince = [[0.0] * groups for _ in range(n)]
+        self.group_level = [[0] * groups for _ in range(n)]
+        self.group_area = [[0.0] * groups for _ in range(n)]
+        self._group_since = [[0.0] * groups for _ in range(n)]
         self.flows = np.zeros((len(FLOWS), calendar.n_intervals), dtype=np.int64)
-        self.mflows = np.zeros((len(FLOWS), calendar.n_intervals, groups), dtype=np.int64)
+        self.group_flows = np.zeros((len(FLOWS), calendar.n_intervals, groups), dtype=np.int64)
         self.snap_levels = np.zeros((len(calendar.dates), n), dtype=np.int64)
         self.snap_area = np.zeros((len(calendar.dates), n))
-        self.snap_mlevels = np.zeros((len(calendar.dates), n, groups), dtype=np.int64)
-        self.snap_marea = np.zeros((len(calendar.dates), n, groups))
+        self.snap_group_levels = np.zeros((len(calendar.dates), n, groups), dtype=np.int64)
+        self.snap_group_area = np.zeros((len(calendar.dates), n, groups))
         self.snap_entries = np.zeros(len(calendar.dates), dtype=np.int64)
         self.snap_waited: list[np.ndarray] = []
         # one row per client leaving the waitlist
@@ -107,10 +62,10 @@ class Monitor:
         self._since[level] = now
         self.level[level] += delta
         if group >= 0:
-            mlevel, since = self.mlevel[level], self._msince[level]
-            self.marea[level][group] += mlevel[group] * (now - since[group])
+            group_level, since = self.group_level[level], self._group_since[level]
+            self.group_area[level][group] += group_level[group] * (now - since[group])
             since[group] = now
-            mlevel[group] += delta
+            group_level[group] += delta
 
     def observe(self, client, before: tuple | None, after: tuple) -> None:
         """The model changed a client: ``(state, gauges, group)`` before (None for a new
@@ -151,7 +106,7 @@ class Monitor:
         i = self.calendar.interval(self.env.now)
         self.flows[flow, i] += n
         if client is not None:
-            self.mflows[flow, i, client.group] += n
+            self.group_flows[flow, i, client.group] += n
 
     def left_waitlist(self, client, how: int) -> None:
         self._j_join.append(client.listed)
@@ -201,7 +156,7 @@ class Monitor:
         out["state_at_end"] = np.array([STATES[c.state] for c in cs], object)
         out["destination"] = np.array([c.outcome for c in cs], object)
         out["withdrawn"] = np.isin(out["destination"], ("withdrawn", "removed_by_review"))
-        out["blocked_days"] = days[:, STATES.index("ready_to_leave")]
+        out["blocked_days"] = days[:, LEVEL["ready_to_leave"]]
         for i, state in enumerate(STATES):
             out[f"days_{state}"] = days[:, i]
         return out
@@ -211,13 +166,13 @@ class Monitor:
         now = self.env.now
         for i in range(len(LEVELS)):
             self.change(i, 0)  # bring every integral up to now
-            mlevel, marea, since = self.mlevel[i], self.marea[i], self._msince[i]
+            group_level, group_area, since = self.group_level[i], self.group_area[i], self._group_since[i]
             for m in range(self.groups):
-                marea[m] += mlevel[m] * (now - since[m])
+                group_area[m] += group_level[m] * (now - since[m])
                 since[m] = now
         self.snap_levels[index] = self.level
         self.snap_area[index] = self.area
-        self.snap_mlevels[index] = np.array(self.mlevel).reshape(len(LEVELS), self.groups)
-        self.snap_marea[index] = np.array(self.marea).reshape(len(LEVELS), self.groups)
+        self.snap_group_levels[index] = np.array(self.group_level).reshape(len(LEVELS), self.groups)
+        self.snap_group_area[index] = np.array(self.group_area).reshape(len(LEVELS), self.groups)
         self.snap_entries[index] = self.entries
         self.snap_waited.append(waited_days)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..experiment.replications import Results, mean_ci  # noqa: E402
-from ..experiment.replication import EXITS, MONTHLY, YEARLY  # noqa: E402
+from ..experiment.replications import Results, mean_ci
+from ..record.metrics import EXITS, MONTHLY_ROW, YEARLY_ROW
+from .figures import pyplot, save_png
 
 LABELS = {
     "waitlist": "Clients on the external waitlist",
@@ -34,24 +31,23 @@ def band(ax, x, values: np.ndarray, label: str, color=None):
 
 def plot_stock(results: Results, metric: str, path: Path) -> None:
     dates = np.array(results.calendar.dates, dtype="datetime64[D]")
-    fig, ax = plt.subplots(figsize=(8, 4.2))
-    band(ax, dates, results.monthly[:, MONTHLY.index(metric), :], "mean (95% CI; 5-95% of runs)")
+    fig, ax = pyplot().subplots(figsize=(8, 4.2))
+    band(ax, dates, results.monthly[:, MONTHLY_ROW[metric], :], "mean (95% CI; 5-95% of runs)")
     if metric == "occupied":
-        ax.plot(dates, results.monthly[0, MONTHLY.index("places"), :], "k--", lw=1, label="places")
+        ax.plot(dates, results.monthly[0, MONTHLY_ROW["places"], :], "k--", lw=1, label="places")
     ax.set_title(f"{LABELS.get(metric, metric)} — {results.scenario.name}")
     ax.set_ylim(bottom=0)
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def plot_flows(results: Results, path: Path) -> None:
     years = np.array(results.calendar.years)
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = pyplot().subplots(figsize=(8, 4.2))
     for metric in ("admissions",) + EXITS:
-        values = results.yearly[:, YEARLY.index(metric), :]
+        values = results.yearly[:, YEARLY_ROW[metric], :]
         mean, lo, hi = mean_ci(values)
         ax.errorbar(years, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=metric.replace("_", " "))
     ax.set_title(f"Admissions and exits by destination per year — {results.scenario.name}")
@@ -59,8 +55,7 @@ def plot_flows(results: Results, path: Path) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def plot_results(results: Results, folder: Path) -> list[Path]:

@@ -1,0 +1,164 @@
+"""The metrics of a replication, by name: what is read from the monitor's record on each date
+(stocks), summed over each month or year (flows, care-days, cost), and per municipality of origin.
+
+A replication returns three small arrays — metrics by month, by year, and per municipality
+and cohort by year — in the order of :data:`MONTHLY`, :data:`YEARLY` and :data:`MUNICIPAL`;
+look rows up by name with :data:`MONTHLY_ROW`, :data:`YEARLY_ROW` and :data:`MUNICIPAL_ROW`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from ..config.distributions import UNIT_DAYS
+from ..config.scenario import Scenario
+from ..model.states import FLOW, FLOWS, JOURNEY_PLACED, LEVEL
+from .monitor import Monitor
+
+MONTH = UNIT_DAYS["months"]
+
+#: Stocks: read on each record date.
+STOCKS = {
+    "waitlist": ("waiting",),
+    "in_care": ("in_care",),
+    "ready_to_leave": ("ready_to_leave",),
+    "contingent_waiting": ("contingent_waiting",),  # ready to leave, waiting for a contingentwoning
+    "occupied": ("in_care", "ready_to_leave"),
+    "places": ("places",),
+    "bridged": ("bridged",),
+    "bridging_waitlist": ("bridging_waiting",),
+    "ambulant": ("ambulant",),
+    "ambulant_waitlist": ("ambulant_waiting",),
+    "beschermd_thuis": ("beschermd_thuis",),
+    "outside_contract": ("outside_contract",),
+}
+#: Time on the list so far of those still waiting (months), as registries report it.
+WAITED = ("waited_mean", "waited_median", "waited_p90")
+#: Time integrals over each month (days): place-days and care-days.
+DAYS = {
+    "occupied_place_days": ("in_care", "ready_to_leave"),
+    "blocked_place_days": ("ready_to_leave",),
+    "bridging_days": ("bridged",),
+    "ambulant_days": ("ambulant",),
+    "beschermd_thuis_days": ("beschermd_thuis",),
+    "outside_contract_days": ("outside_contract",),
+    "waiting_days": ("waiting",),
+}
+MONTHLY_STOCKS = tuple(STOCKS) + WAITED
+EXITS = ("exits_independent", "exits_intramural", "exits_died_or_moved", "exits_early")
+MONTHLY_FLOWS = FLOWS + ("exits",) + tuple(DAYS) + ("cost",)
+MONTHLY = MONTHLY_STOCKS + MONTHLY_FLOWS
+#: Waits of those placed in the year (months).
+PLACED_WAITS = ("wait_placed_mean", "wait_placed_median", "wait_placed_p90", "placed")
+YEARLY = MONTHLY + PLACED_WAITS
+
+#: Metric kinds, for summaries and labels.
+KIND = {**{m: "stock" for m in MONTHLY_STOCKS}, **{m: "flow" for m in MONTHLY_FLOWS},
+        **{m: "wait" for m in PLACED_WAITS}}
+
+#: Per municipality of origin, per year: stocks on 31 December, flows and care-days in the year, cost.
+MUNICIPAL_STOCKS = ("waitlist", "occupied", "bridged", "ambulant", "beschermd_thuis")
+MUNICIPAL_FLOWS = ("arrivals", "admissions", "outside_contract_placements")
+MUNICIPAL = (MUNICIPAL_STOCKS + MUNICIPAL_FLOWS
+             + ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
+                "outside_contract_days", "cost"))
+
+#: The row of each metric by name, in the arrays a replication returns (metrics by name, never by position).
+MONTHLY_ROW = {name: i for i, name in enumerate(MONTHLY)}
+YEARLY_ROW = {name: i for i, name in enumerate(YEARLY)}
+MUNICIPAL_ROW = {name: i for i, name in enumerate(MUNICIPAL)}
+
+
+def _wait_stats(days: np.ndarray) -> tuple[float, float, float]:
+    if days.size == 0:
+        return (np.nan, np.nan, np.nan)
+    months = days / MONTH
+    return float(months.mean()), float(np.median(months)), float(np.quantile(months, 0.9))
+
+
+def _sum_levels(matrix: np.ndarray, states: tuple[str, ...]) -> np.ndarray:
+    """Sum of levels over states; works on [date, level] and [date, level, municipality] arrays."""
+    return sum(matrix[:, LEVEL[s]] for s in states)
+
+
+def cost(sc: Scenario, days: dict[str, np.ndarray]) -> np.ndarray:
+    """Euros from care-days: contracted place-days, outside-contract days, bridging, ambulant, thuis."""
+    c = sc.costs
+    outside = days["outside_contract_days"]
+    return ((days["occupied_place_days"] - outside) * c.place_day + outside * c.outside_contract_day
+            + days["bridging_days"] * c.bridging_day + days["ambulant_days"] * c.ambulant_day
+            + days["beschermd_thuis_days"] * c.beschermd_thuis_day)
+
+
+def monthly_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
+    cal = mon.calendar
+    n = len(cal.dates)
+    out = np.full((len(MONTHLY), n), np.nan)
+    row = MONTHLY_ROW
+    for name, states in STOCKS.items():
+        out[row[name]] = _sum_levels(mon.snap_levels, states)
+    for i, waited in enumerate(mon.snap_waited):
+        out[[row[w] for w in WAITED], i] = _wait_stats(waited)
+    for name in FLOWS:
+        out[row[name], :-1] = mon.flows[FLOW[name]]
+    out[row["exits"], :-1] = sum(mon.flows[FLOW[e]] for e in EXITS)
+    for name, states in DAYS.items():
+        out[row[name], :-1] = np.diff(_sum_levels(mon.snap_area, states))
+    out[row["cost"], :-1] = cost(sc, {name: out[row[name], :-1] for name in DAYS})
+    return out
+
+
+def yearly_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:
+    """Flows summed over the calendar year; stocks on 31 December (the record of 1 January after);
+    waits of those placed during the year."""
+    cal = mon.calendar
+    years = cal.years
+    out = np.full((len(YEARLY), len(years)), np.nan)
+    starts = np.array([d.year for d in cal.dates[:-1]])
+    journeys = mon.journeys()
+    placed = journeys["how"] == JOURNEY_PLACED
+    placed_year = np.array([(cal.start + dt.timedelta(days=float(t))).year for t in journeys["left"][placed]], int)
+    placed_wait = (journeys["left"] - journeys["joined"])[placed]
+    for k, year in enumerate(years):
+        at, in_year = _year_end_index(cal, year), starts == year
+        for i, name in enumerate(MONTHLY):
+            if KIND[name] == "stock":
+                out[i, k] = monthly[i, at]
+            else:
+                out[i, k] = monthly[i, :-1][in_year].sum()
+        waits = placed_wait[placed_year == year]
+        out[len(MONTHLY):, k] = (*_wait_stats(waits), waits.size)
+    return out
+
+
+def _year_end_index(cal, year: int) -> int:
+    end = dt.date(year + 1, 1, 1)
+    return cal.dates.index(end) if end in cal.dates else len(cal.dates) - 1
+
+
+def municipal_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
+    """What each municipality's residents hold and cost, year by year (the woonplaatsbeginsel).
+
+    Shape (municipality, cohort, metric, year). Cohort 0: clients in care before
+    ``attribution.cohort_date`` (none when it is not set); cohort 1: everyone else.
+    """
+    cal = mon.calendar
+    years = cal.years
+    out = np.zeros((mon.groups, len(MUNICIPAL), len(years)))
+    row = MUNICIPAL_ROW
+    starts = np.array([d.year for d in cal.dates[:-1]])
+    days = {name: np.diff(_sum_levels(mon.snap_group_area, states), axis=0) for name, states in DAYS.items()}
+    days["cost"] = cost(sc, days)  # [interval, municipality]
+    for k, year in enumerate(years):
+        at, in_year = _year_end_index(cal, year), starts == year
+        for name in MUNICIPAL_STOCKS:
+            out[:, row[name], k] = _sum_levels(mon.snap_group_levels[at:at + 1], STOCKS[name])[0]
+        for name in MUNICIPAL_FLOWS:
+            out[:, row[name], k] = mon.group_flows[FLOW[name]][in_year].sum(0)
+        for name in ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
+                     "outside_contract_days", "cost"):
+            out[:, row[name], k] = days[name][in_year].sum(0)
+    n = mon.groups // 2
+    return out.reshape(2, n, len(MUNICIPAL), len(years)).transpose(1, 0, 2, 3)
