@@ -14,11 +14,11 @@ from distributed import LocalCluster
 from typer.testing import CliRunner
 
 from sim.cli import load_app
-
-app = load_app()
+from sim.config.scenario import load
 from sim.experiment.executors import DaskExecutor, open_executor, slots
 from sim.experiment.replications import run_replications
-from sim.config.scenario import load
+
+app = load_app()
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem" / "baseline.yaml"
 SEED = 11
@@ -70,3 +70,40 @@ def test_scheduler_needs_dask():
 def test_unknown_executor():
     with pytest.raises(ValueError, match="unknown executor"):
         open_executor("threads")
+
+
+def _invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("command, args, files", [
+    ("compare", [BASELINE, BASELINE.parent / "more-contingent.yaml", "-n", 2], ["comparison.csv"]),
+    ("sweep", [BASELINE, "-p", "uitstroom.housing.contingent.units_per_year=10,30", "-n", 2], ["sweep.csv"]),
+])
+def test_every_command_that_runs_replications_gives_the_same_numbers_on_dask(cluster, tmp_path, command, args,
+                                                                             files):
+    """compare and sweep (run, verdeel, calibrate and sensitivity have their own tests) write the
+    same files on a Dask cluster as with a local pool of 2 workers."""
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert _invoke(command, *args, "-w", 2, "--out", local).exit_code == 0
+    result = _invoke(command, *args, "--out", dask, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    assert result.exit_code == 0, result.output
+    for name in files:
+        assert (dask / name).read_bytes() == (local / name).read_bytes(), name
+
+
+def test_target_gives_the_same_answer_on_dask(cluster):
+    args = ["target", BASELINE, "-p", "uitstroom.housing.contingent.units_per_year", "--low", 0, "--high", 40,
+            "--metric", "ready_to_leave", "--max", 60, "--year", 2016, "-n", 2]
+    local = _invoke(*args, "-w", 2)
+    dask = _invoke(*args, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+    assert local.exit_code == dask.exit_code == 0, dask.output
+    assert "Smallest" in local.output and local.output == dask.output
+
+
+@pytest.mark.parametrize("address", ["not-an-address", "tcp://", "http://localhost:8786"])
+def test_a_scheduler_address_that_is_not_one_is_one_line(address):
+    result = _invoke("run", BASELINE, "-n", 1, "--executor", "dask", "--scheduler", address)
+    assert result.exit_code == 2
+    assert "--scheduler" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) <= 2

@@ -11,7 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import app, check_year, console, fail, load_scenario, progress_bar, slug, writable
+from .app import (app, check_year, console, executor_from, executor_option, fail, load_scenario, pool_workers,
+                  progress_bar, scheduler_option, slug, writable)
 
 
 def _labels(paths: list[Path], names: list[str]) -> list[str]:
@@ -70,6 +71,8 @@ def compare_command(
     posterior: Optional[Path] = typer.Option(None, "--posterior",
                                              help="posterior.csv of a calibration: draw parameters across replications"),
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Run scenarios with common random numbers and report their differences from the first."""
     from ..config.scenario import ScenarioError
@@ -94,10 +97,10 @@ def compare_command(
     out = writable(out or Path("results") / slug("compare-" + "-".join(p.stem for p in scenarios)))
     started = time.perf_counter()
     try:
-        with progress_bar("replications") as bar:
+        with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
             task = bar.add_task("scenarios", total=replications * len(loaded))
-            comparison = compare_mod.compare(loaded, replications, seed=seed, workers=workers,
-                                             labels=_labels(scenarios, [sc.name for sc in loaded]),
+            comparison = compare_mod.compare(loaded, replications, seed=seed, workers=pool_workers(pool, workers),
+                                             labels=_labels(scenarios, [sc.name for sc in loaded]), executor=pool,
                                              progress=lambda k: bar.advance(task, k), draws=draws, per_draw=per_draw)
     except (compare_mod.CompareError, ScenarioError) as exc:
         fail(str(exc))

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import app, check_year, console, fail, load_mapping, progress_bar, slug, writable
+from .app import (app, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
+                  progress_bar, scheduler_option, slug, writable)
 
 
 @app.command("sweep")
@@ -22,6 +23,8 @@ def sweep_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/sweep-<scenario>-<key>)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Run a scenario at each value of a parameter (same seed) and plot a metric against it."""
     from ..experiment.sweep import ParameterError, check_sweep, parse_range, run_sweep
@@ -37,10 +40,11 @@ def sweep_command(
     out = writable(out or Path("results") / slug(f"sweep-{scenario.stem}-{key.split('.')[-1]}"))
     try:
         check_sweep(data, key, values, metric, year, str(scenario))
-        with progress_bar("replications") as bar:
+        with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
             task = bar.add_task(f"{len(values)} values", total=replications * len(values))
             sweep = run_sweep(data, key, values, metric, year=year, replications=replications, seed=seed,
-                              workers=workers, progress=lambda k: bar.advance(task, k), source=str(scenario))
+                              workers=pool_workers(pool, workers), progress=lambda k: bar.advance(task, k),
+                              source=str(scenario), executor=pool)
     except ParameterError as exc:
         fail(str(exc))
     write_sweep(sweep, out)

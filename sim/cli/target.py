@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import app, check_year, console, fail, load_mapping, progress_bar
+from .app import (app, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
+                  progress_bar, scheduler_option)
 
 
 def _evaluations(low: float, high: float, integer: bool, tolerance: Optional[float]) -> int:
@@ -35,6 +36,8 @@ def target_command(
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="with --no-integer: stop when the "
                                               "interval is this narrow (default: range / 1000)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Find the smallest value of a parameter for which metric(year) <= max in enough replications."""
     from ..experiment.sweep import ParameterError
@@ -46,11 +49,12 @@ def target_command(
     try:
         check_question(data, param, low, high, metric, year, probability, replications, integer, tolerance,
                        str(scenario))
-        with progress_bar("replications") as bar:
+        with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
             task = bar.add_task("values tried", total=replications * _evaluations(low, high, integer, tolerance))
             result = find_target(data, param, low, high, metric, max_value, year=year, probability=probability,
                                  replications=replications, seed=seed, integer=integer, tolerance=tolerance,
-                                 workers=workers, progress=lambda k: bar.advance(task, k), source=str(scenario))
+                                 workers=pool_workers(pool, workers), progress=lambda k: bar.advance(task, k),
+                                 source=str(scenario), executor=pool)
     except (TargetError, ParameterError) as exc:
         fail(str(exc))
     table = Table(title=escape(f"{param}: share of {replications} replications with {result.condition}"))
