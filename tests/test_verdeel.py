@@ -277,3 +277,36 @@ def test_cli_writes_the_report(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 2 and "<img" in html and 'src="overview.png"' not in html
     assert "two tracks from 2020" in (out / "report.md").read_text()
+
+
+def test_cli_on_dask_gives_the_same_numbers_as_the_local_run(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from sim.experiment import replications
+    from sim.experiment.executors import DaskExecutor
+
+    used = []
+    original = replications.run_replications
+
+    def spy(*args, **kwargs):
+        used.append(kwargs.get("executor"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(replications, "run_replications", spy)
+    args = [BASELINE, "-n", 2, "-w", 2, "--seed", 5]
+    local = cli(*args, "--out", tmp_path / "local")
+    dask = cli(*args, "--executor", "dask", "--out", tmp_path / "dask")
+    assert local.exit_code == 0 and dask.exit_code == 0, (local.output, dask.output)
+    assert used[0] is None and isinstance(used[1], DaskExecutor)  # the replications really ran on Dask
+    assert (tmp_path / "dask" / "verdeel.csv").read_text() == (tmp_path / "local" / "verdeel.csv").read_text()
+
+
+def test_the_library_re_exports_its_public_names_and_the_cli_module_imports_light():
+    assert all(getattr(vd, name) is not None for name in vd.__all__)
+    import subprocess
+    import sys
+
+    code = ("import sys, sim.cli.verdeel; "
+            "print(sorted(m for m in ('numpy', 'pandas', 'matplotlib', 'scipy') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    assert loaded == "[]"

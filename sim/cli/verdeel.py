@@ -1,5 +1,6 @@
 """``bwsim verdeel``: budgets per municipality under the verdeelmodel against the simulated cost
-of the clients each pays for. Parse, call :mod:`sim.verdeel`, print."""
+of the clients each pays for. Parse, call :mod:`sim.policy.verdeel` and :mod:`sim.report.verdeel_report`,
+print."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..policy import verdeel as vd
-from .app import app, console, fail, progress_bar, writable
+from ..policy.verdeel.settings import REGIMES
+from .app import (app, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
+                  writable)
 
 
 def gap_table(a, year: int) -> Table:
     import numpy as np
 
     from ..experiment.replications import mean_ci
+    from ..policy import verdeel as vd
 
     k = a.years.index(year)
     table = Table(title=f"Gap per municipality in {year}: {a.settings.regime} from {a.settings.start_year} "
@@ -27,8 +30,7 @@ def gap_table(a, year: int) -> Table:
                           "with a negative gap; bold red: short with 95% confidence")
     for column in ("municipality", "budget", "cost paid", "gap [95% CI]", "P(short)"):
         table.add_column(column, justify="left" if column == "municipality" else "right")
-    gap, cost = np.concatenate([a.gap, a.gap.sum(1, keepdims=True)], 1), np.concatenate(
-        [a.cost, a.cost.sum(1, keepdims=True)], 1)
+    gap, cost = vd.with_region(a.gap), vd.with_region(a.cost)
     budget = np.concatenate([a.budget, a.budget.sum(0, keepdims=True)])
     g_mean, g_lo, g_hi = (v[:, k] / 1e6 for v in mean_ci(gap))
     c_mean, c_lo, c_hi = (v[:, k] / 1e6 for v in mean_ci(cost))
@@ -46,7 +48,7 @@ def verdeel_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     settings: Optional[Path] = typer.Option(None, "--settings", help="verdeel settings YAML "
                                             "(default: verdeel.yaml beside the scenario)"),
-    regime: Optional[str] = typer.Option(None, "--regime", help=f"override: {' | '.join(vd.REGIMES)}"),
+    regime: Optional[str] = typer.Option(None, "--regime", help=f"override: {' | '.join(REGIMES)}"),
     start_year: Optional[int] = typer.Option(None, "--start-year", help="override: first year of the new model"),
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="number of replications"),
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed"),
@@ -56,10 +58,14 @@ def verdeel_command(
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the overview and table (default: the last)"),
     set_: list[str] = typer.Option([], "--set", help="override a scenario key: key.path=value (repeatable)"),
     setting: list[str] = typer.Option([], "--setting", help="override a verdeel setting: key=value (repeatable)"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Budgets per municipality under the verdeelmodel against what their clients cost, with the gap's CI."""
     from ..config.scenario import ScenarioError
     from ..experiment.replications import run_replications
+    from ..policy import verdeel as vd
+    from ..report.verdeel_report import write_outputs
 
     settings = settings or scenario.parent / "verdeel.yaml"
     overrides = list(setting)
@@ -74,16 +80,16 @@ def verdeel_command(
         fail(str(exc))
     out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{cfg.start_year}")
     started = time.perf_counter()
-    with progress_bar("replications") as bar:
+    with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
         task = bar.add_task(sc.name, total=replications)
-        results = run_replications(sc, replications, seed=seed, workers=workers,
+        results = run_replications(sc, replications, seed=seed, workers=pool_workers(pool, workers), executor=pool,
                                    progress=lambda k: bar.advance(task, k))
     try:
         assessment = vd.assess(results, cfg, table, notes)
         year = assessment.years[-1] if year is None else year
-        vd.write_outputs(assessment, out, year, extra={"scenario_file": str(scenario), "settings_file": str(settings),
-                                                        "scenario_overrides": list(set_),
-                                                        "scenario_hash": sc.digest()})
+        write_outputs(assessment, out, year, extra={"scenario_file": str(scenario), "settings_file": str(settings),
+                                                     "scenario_overrides": list(set_), "scenario_hash": sc.digest(),
+                                                     "executor": executor, "scheduler": scheduler})
     except vd.VerdeelError as exc:
         fail(str(exc))
     console.print(gap_table(assessment, year))

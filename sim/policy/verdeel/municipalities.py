@@ -1,0 +1,107 @@
+"""The table of member municipalities and their shares (a CSV), checked against the scenario."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...config.scenario import Scenario
+from .settings import VerdeelError
+
+#: Shares in the municipality table must sum to 1 within this tolerance (published shares are
+#: often rounded to 3–4 decimals; the scenario's own shares use 1e-6).
+SHARE_TOLERANCE = 1e-3
+REQUIRED_COLUMNS = ("municipality", "inflow_share", "historic_share")
+
+
+@dataclass(frozen=True)
+class Municipalities:
+    """Member municipalities and their shares, in the order of the table (or of the scenario,
+    after :meth:`in_order`)."""
+
+    path: Path
+    names: list[str]
+    inflow: np.ndarray
+    historic: np.ndarray
+    objective: np.ndarray
+    objective_column: str = "objective_share"
+
+    @property
+    def centrumgemeente(self) -> str:
+        return self.names[int(np.argmax(self.historic))]
+
+    def in_order(self, names: list[str]) -> Municipalities:
+        index = [self.names.index(n) for n in names]
+        return Municipalities(self.path, list(names), self.inflow[index], self.historic[index],
+                              self.objective[index], self.objective_column)
+
+
+def read_municipalities(path: str | Path, objective_column: str = "objective_share") -> Municipalities:
+    """Read and check the CSV: required columns, numbers in [0, 1], no duplicates, each share
+    column summing to 1 within :data:`SHARE_TOLERANCE` (then rescaled to sum to 1 exactly)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VerdeelError(f"{path}: file not found")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        rows = [({(k or "").strip(): (v or "").strip() for k, v in row.items()}, reader.line_num) for row in reader]
+    for column in (*REQUIRED_COLUMNS, objective_column):
+        if column not in columns:
+            raise VerdeelError(f"{path}: column {column!r} is missing (columns: {', '.join(columns) or 'none'})")
+    if not rows:
+        raise VerdeelError(f"{path}: no municipalities listed")
+    names: list[str] = []
+    shares = {c: [] for c in ("inflow_share", "historic_share", objective_column)}
+    for row, line in rows:
+        name = row["municipality"]
+        if not name:
+            raise VerdeelError(f"{path}: line {line}: municipality: empty name")
+        if name in names:
+            raise VerdeelError(f"{path}: line {line} ({name}): listed twice")
+        names.append(name)
+        for column in shares:
+            text = row[column]
+            try:
+                value = float(text)
+            except ValueError:
+                raise VerdeelError(f"{path}: line {line} ({name}): {column}: expected a share, got {text!r}") from None
+            if not 0 <= value <= 1:
+                raise VerdeelError(f"{path}: line {line} ({name}): {column}: expected a share in [0, 1], got {value:g}")
+            shares[column].append(value)
+    for column, values in shares.items():
+        total = sum(values)
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise VerdeelError(f"{path}: {column}: the shares must sum to 1 (within {SHARE_TOLERANCE:g}), "
+                               f"got {total:.6g}")
+    # rescaled to sum exactly to 1, so that the budgets always add up to the macro budget
+    exact = {c: np.array(v) / sum(v) for c, v in shares.items()}
+    return Municipalities(path, names, exact["inflow_share"], exact["historic_share"], exact[objective_column],
+                          objective_column)
+
+
+def check_against_scenario(table: Municipalities, scenario: Scenario,
+                           scenario_source: str = "the scenario") -> tuple[Municipalities, list[str]]:
+    """The table in the scenario's order, and notes on inflow shares that differ from the
+    scenario's ``inflow.municipalities`` (the scenario's shares are the ones simulated).
+    A municipality missing from either is an error."""
+    in_scenario = list(scenario.inflow.municipalities)
+    missing = [n for n in in_scenario if n not in table.names]
+    if missing:
+        raise VerdeelError(f"{table.path}: municipality {missing[0]!r} is in {scenario_source} "
+                           "(inflow.municipalities) but not in this table")
+    extra = [n for n in table.names if n not in in_scenario]
+    if extra:
+        raise VerdeelError(f"{table.path}: municipality {extra[0]!r} is in this table but not in {scenario_source} "
+                           "(inflow.municipalities)")
+    ordered = table.in_order(in_scenario)
+    notes = []
+    for name, share in zip(ordered.names, ordered.inflow):
+        simulated = scenario.inflow.municipalities[name]
+        if abs(simulated - share) > SHARE_TOLERANCE:
+            notes.append(f"{name}: inflow_share {share:g} in {table.path.name}, but the scenario simulates "
+                         f"{simulated:g} (inflow.municipalities.{name})")
+    return ordered, notes
