@@ -137,11 +137,12 @@ def prepare(scenario_path: str | Path, settings: Settings, overrides: list[str] 
             year: int | None = None) -> tuple[sc_mod.Scenario, Municipalities, list[str]]:
     """Load the scenario (with the cohort date) and the table, and check them together.
     Raises :class:`sim.config.scenario.ScenarioError` or :class:`VerdeelError` before anything runs."""
-    scenario = sc_mod.load(scenario_path, [*overrides, *scenario_overrides(settings)])
-    years = Calendar(scenario.start, scenario.end).years
+    plain = sc_mod.load(scenario_path, overrides)  # the start year is checked before it sets the cohort date
+    years = Calendar(plain.start, plain.end).years
     if not years[0] < settings.start_year <= years[-1]:
         raise VerdeelError(f"{settings.source}: start_year: {settings.start_year} must be after the run's first "
                            f"year and within the run ({years[0] + 1}–{years[-1]}; extend it with --set end=YYYY-01-01)")
+    scenario = sc_mod.load(scenario_path, [*overrides, *scenario_overrides(settings)])
     if year is not None and year not in years:
         raise VerdeelError(f"--year {year}: not in the run ({years[0]}–{years[-1]})")
     table = read_municipalities(settings.municipalities, settings.objective_column)
