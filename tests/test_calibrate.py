@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from sim.analysis import calibrate as cal
 from sim.config import scenario as scenario_mod
 from sim.analysis import sensitivity as sens
+from sim.report import calibration_report as report
 from sim.model.calendar import Calendar
 from sim.cli import load_app
 
@@ -96,7 +97,7 @@ def recovery(tmp_path_factory, observations):
     folder = tmp_path_factory.mktemp("recovery")
     path = write_setup(folder, {"population": 200, "alpha": 0.5, "generations": 5, "min_acceptance": 0.0,
                                 "replications": 2}, observations)
-    return cal.calibrate(cal.load_config(path), folder / "out", workers=2, plots=False)
+    return report.calibrate(cal.load_config(path), folder / "out", workers=2, plots=False)
 
 
 # ---------------------------------------------------------------- the method
@@ -145,7 +146,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, observa
     method = {"population": 40, "alpha": 0.5, "generations": 4, "min_acceptance": 0.0, "replications": 2}
     path = write_setup(tmp_path, method, observations, draws=4)
     config = cal.load_config(path)
-    whole = cal.calibrate(config, tmp_path / "whole", workers=1, plots=False)
+    whole = report.calibrate(config, tmp_path / "whole", workers=1, plots=False)
 
     class Interrupted(Exception):
         pass
@@ -155,9 +156,9 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, observa
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        cal.calibrate(config, tmp_path / "cut", workers=2, progress=stop_in_generation_2, plots=False)
+        report.calibrate(config, tmp_path / "cut", workers=2, progress=stop_in_generation_2, plots=False)
     assert sorted(p.name for p in (tmp_path / "cut" / "checkpoints").iterdir()) == ["gen_000.npz", "gen_001.npz"]
-    resumed = cal.calibrate(config, tmp_path / "cut", workers=2, resume=True, plots=False)
+    resumed = report.calibrate(config, tmp_path / "cut", workers=2, resume=True, plots=False)
     assert resumed.resumed_from == 2
     pd.testing.assert_frame_equal(resumed.posterior, whole.posterior)
     pd.testing.assert_frame_equal(resumed.predictive, whole.predictive)
@@ -166,10 +167,10 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path, observa
 def test_resume_refuses_checkpoints_of_another_configuration(tmp_path, observations):
     method = {"population": 12, "alpha": 0.5, "generations": 1, "replications": 1}
     path = write_setup(tmp_path, method, observations, draws=2)
-    cal.calibrate(cal.load_config(path), tmp_path / "out", workers=1, plots=False)
+    report.calibrate(cal.load_config(path), tmp_path / "out", workers=1, plots=False)
     other = write_setup(tmp_path, {**method, "seed": 6}, observations, draws=2)
     with pytest.raises(cal.CalibrationError, match="different configuration"):
-        cal.calibrate(cal.load_config(other), tmp_path / "out", workers=1, resume=True, plots=False)
+        report.calibrate(cal.load_config(other), tmp_path / "out", workers=1, resume=True, plots=False)
 
 
 def test_holdout_validation_scores_only_later_observations(tmp_path, observations):
@@ -179,7 +180,7 @@ def test_holdout_validation_scores_only_later_observations(tmp_path, observation
     assert [o.period for o in config.fitted] == ["2015-06-30", "2015-12-31", "2016-06-30", "2016-12-31",
                                                 "2015-01-01/2015-12-31", "2016-01-01/2016-12-31"]
     assert cal.fit_data(config)["end"] == dt.date(2017, 1, 1)
-    result = cal.validate(config, tmp_path / "val", workers=1, plots=True)
+    result = report.validate(config, tmp_path / "val", workers=1, plots=True)
     assert list(result.holdout["observation"]) == ["waitlist 2017-06-30", "waitlist 2017-12-31",
                                                    "withdrawals 2017-01-01/2017-12-31"]
     assert 0.0 <= result.coverage <= 1.0
@@ -384,7 +385,7 @@ def test_morris_separates_influential_from_inert_parameters(tmp_path, observatio
     waitlist = frame[frame["output"] == "waitlist"].set_index("parameter")
     assert waitlist.loc["profiles.regular.stay.mean", "rank"] == 3  # a range of 0.1 year barely matters
     assert waitlist.loc["inflow.per_year", "mu"] > 0 > waitlist.loc["waitlist.withdrawal_per_year", "mu"]
-    sens.write_morris(frame, tmp_path / "sa")
+    report.write_morris(frame, tmp_path / "sa")
     assert (tmp_path / "sa" / "morris.png").is_file()
     with pytest.raises(cal.CalibrationError, match="does not reach"):
         sens.morris(cal.load_config(path), year=2030, trajectories=2, workers=1)
@@ -392,3 +393,93 @@ def test_morris_separates_influential_from_inert_parameters(tmp_path, observatio
                                       "--workers", "1", "--out", str(tmp_path / "cli"), "--no-plots"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cli" / "morris.csv").is_file()
+
+
+# ---------------------------------------------------------------- executors and the results folder
+
+
+def test_the_same_seed_gives_the_same_calibration_on_dask_and_on_1_or_2_local_workers(tmp_path, observations):
+    distributed = pytest.importorskip("distributed")
+    from sim.experiment.executors import open_executor
+
+    path = write_setup(tmp_path, {"population": 8, "generations": 1, "replications": 1}, observations, draws=4)
+    config = cal.load_config(path)
+    one = report.calibrate(config, tmp_path / "one", workers=1, plots=False)
+    two = report.calibrate(config, tmp_path / "two", workers=2, plots=False)
+    morris = sens.morris(config, year=2017, trajectories=2, replications=1, workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        def sets_done() -> int:  # parameter sets the Dask cluster has simulated so far
+            prefix = cluster.scheduler.task_prefixes.get("simulate_set")
+            return 0 if prefix is None else prefix.state_counts["memory"]
+
+        with open_executor("dask", scheduler=cluster.scheduler_address) as dask:
+            on_dask = report.calibrate(config, tmp_path / "dask", plots=False, executor=dask)
+            assert sets_done() == 8 + 4 + 4  # the population, then the prior and posterior predictive draws
+            pd.testing.assert_frame_equal(sens.morris(config, year=2017, trajectories=2, replications=1,
+                                                      executor=dask), morris)
+            assert sets_done() == 16 + 2 * 3  # 2 trajectories of 3 points (2 parameters + 1)
+        before = sets_done()
+        result = CliRunner().invoke(app, ["calibrate", str(path), "--out", str(tmp_path / "cli"), "--no-plots",
+                                          "--executor", "dask", "--scheduler", cluster.scheduler_address])
+        assert result.exit_code == 0, result.output
+        assert sets_done() - before == 16  # the command ran its sets on the cluster too
+    for other in (two, on_dask):
+        pd.testing.assert_frame_equal(other.posterior, one.posterior)
+        pd.testing.assert_frame_equal(other.predictive, one.predictive)
+    assert (tmp_path / "cli" / "posterior.csv").read_bytes() == (tmp_path / "one" / "posterior.csv").read_bytes()
+
+
+def test_a_failed_write_leaves_the_earlier_calibration_whole(tmp_path, observations, monkeypatch):
+    """All or nothing: new results never mix with old ones; subfolders (checkpoints, results nested
+    inside, such as validation-<cutoff>/) are carried into the new folder."""
+    method = {"population": 8, "generations": 1, "replications": 1}
+    first = write_setup(tmp_path / "first", method, observations, draws=2)
+    out = tmp_path / "out"
+    report.calibrate(cal.load_config(first), out, workers=1, plots=False)
+    (out / "observations.png").write_bytes(b"a figure of the earlier run")
+    (out / "validation-2016-12-31").mkdir()
+    (out / "validation-2016-12-31" / "holdout.csv").write_text("a result nested inside\n")
+    earlier = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert {"posterior.csv", "fitted.csv", "predictive.csv", "manifest.json"} <= set(earlier)
+    second = cal.load_config(write_setup(tmp_path / "second", {**method, "seed": 6}, observations, draws=2))
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:  # posterior.csv and fitted.csv are written by then
+        m.setattr("sim.report.calibration_report.generations_frame", disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            report.calibrate(second, out, workers=1, plots=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "out", "second"]  # no temporary folder left
+    result = report.calibrate(second, out, workers=1, plots=False)
+    assert (out / "posterior.csv").read_bytes() != earlier["posterior.csv"]
+    assert not (out / "observations.png").exists()  # a file of the earlier run is not left beside the new ones
+    assert (out / "validation-2016-12-31" / "holdout.csv").read_text() == "a result nested inside\n"
+    assert (out / cal.CHECKPOINTS / "gen_000.npz").is_file()
+    assert len(cal.load_checkpoints(out / cal.CHECKPOINTS, cal.digest(second))) == len(result.history)
+
+
+def test_a_bad_out_is_refused_before_any_work(tmp_path, observations):
+    from sim.report.output import OutputError
+
+    path = write_setup(tmp_path / "setup", {"population": 8, "generations": 1, "replications": 1}, observations)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's own file\n")
+    events = []
+    with pytest.raises(OutputError, match="not a bwsim result"):
+        report.calibrate(cal.load_config(path), mine, workers=1, progress=events.append, plots=False)
+    with pytest.raises(OutputError, match="not a bwsim result"):
+        report.validate(cal.load_config(path, dt.date(2016, 12, 31)), mine, workers=1, progress=events.append)
+    with pytest.raises(OutputError, match="is a file"):
+        report.write_morris(pd.DataFrame({"output": []}), mine / "notes.txt")
+    assert events == [] and [p.name for p in mine.iterdir()] == ["notes.txt"]
+    runner = CliRunner()
+    for command in (["calibrate", str(path)], ["validate", str(path), "--cutoff", "2016-12-31"],
+                    ["sensitivity", str(path), "-r", "2", "-n", "1"]):
+        for out, message in ((mine, "not a bwsim result"), (mine / "notes.txt", "is a file")):
+            result = runner.invoke(app, command + ["--out", str(out), "--workers", "1"])
+            assert result.exit_code == 2, (command, result.output)
+            assert message in result.output and result.output.strip().count("\n") == 0, (command, result.output)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

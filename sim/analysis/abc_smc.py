@@ -18,7 +18,7 @@ import numpy as np
 
 
 class Method(Protocol):
-    """The settings the algorithm reads (``sim.calibrate.Method`` is one)."""
+    """The settings the algorithm reads (``sim.analysis.calibrate.Method`` is one)."""
 
     seed: int
     population: int

@@ -7,14 +7,17 @@ parameter's range, so ``mu_star`` reads as "how much the output moves when the
 parameter goes across its whole range" (in the output's own unit, e.g. people on
 the waitlist), and ``sigma`` flags interactions and non-linearity. Every Morris
 point is simulated with the same replications (common random numbers) and
-averaged over them. The library never prints.
+averaged over them; the points run on ``executor`` when one is given (a process pool,
+Dask), else on a local pool of ``workers`` processes, with the same numbers either way.
+The library never prints; the results folder is written by
+:func:`sim.report.calibration_report.write_morris`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import scenario as scenario_mod
+from ..experiment.executors import pool_for
+from ..experiment.replication import YEARLY
+from ..experiment.replications import Results
 from ..model.calendar import Calendar
 from .calibrate import (
     CalibrationError,
@@ -29,16 +35,11 @@ from .calibrate import (
     Matcher,
     Observation,
     Progress,
-    _no_progress,
-    _write_csv,
-    _write_png,
-    pyplot,
+    no_progress,
     read_posterior,
     run_sets,
     weighted_quantile,
 )
-from ..experiment.replications import Results, default_workers
-from ..experiment.replication import YEARLY
 
 OUTPUTS = ("waitlist", "occupied", "ready_to_leave")
 
@@ -62,12 +63,13 @@ def ranges_from_posterior(path: str | Path, keys: Sequence[str], q: tuple[float,
 
 def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int = 4, replications: int = 4,
            outputs: Sequence[str] = OUTPUTS, ranges: dict | None = None, seed: int | None = None,
-           workers: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
+           workers: int | None = None, progress: Progress | None = None,
+           executor: Executor | None = None) -> pd.DataFrame:
     """Morris screening of the stocks ``outputs`` on 31 December of ``year``; one row per output and parameter."""
     from SALib.analyze import morris as morris_analyze
     from SALib.sample import morris as morris_sample
 
-    progress = progress or _no_progress
+    progress = progress or no_progress
     seed = config.method.seed if seed is None else seed
     data = config.scenario_data
     sc = scenario_mod.from_mapping(data)
@@ -85,13 +87,8 @@ def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int
     x = morris_sample.sample(problem, N=trajectories, num_levels=levels, seed=seed)
     reps = tuple(range(replications))
     tasks = [(data, {p.key: p.value(v) for p, v in zip(params, row)}, seed, reps, matcher) for row in x]
-    workers = default_workers() if workers is None else workers
-    executor = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
-    try:
-        y = np.stack([m.mean(axis=0) for m, _ in run_sets(tasks, "morris", progress, executor)])
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+    with pool_for(executor, workers) as pool:
+        y = np.stack([m.mean(axis=0) for m, _ in run_sets(tasks, "morris", progress, pool)])
     rows = []
     for k, output in enumerate(outputs):
         res = morris_analyze.analyze(problem, x, y[:, k], num_levels=levels, seed=seed)
@@ -104,37 +101,6 @@ def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int
                          "mu_star_conf": float(res["mu_star_conf"][i]), "sigma": float(res["sigma"][i]),
                          "rank": int(rank[i]), "output_mean": float(np.mean(y[:, k]))})
     return pd.DataFrame(rows)
-
-
-def plot_morris(frame: pd.DataFrame):
-    outputs = list(dict.fromkeys(frame["output"]))
-    fig, axes = pyplot().subplots(1, len(outputs), figsize=(4.6 * len(outputs), 4.2), squeeze=False)
-    for ax, output in zip(axes[0], outputs):
-        part = frame[frame["output"] == output]
-        ax.errorbar(part["mu_star"], part["sigma"], xerr=part["mu_star_conf"], fmt="o", ms=5, capsize=2)
-        for r in part.itertuples(index=False):
-            ax.annotate(r.parameter.split(".", 1)[-1], (r.mu_star, r.sigma), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
-        top = max(part["mu_star"].max(), part["sigma"].max()) * 1.15 or 1.0
-        ax.plot([0, top], [0, top], color="0.7", lw=0.8, ls="--")
-        ax.set_xlim(0, top)
-        ax.set_ylim(0, top)
-        ax.set_xlabel("mu* (change over the parameter's range)", fontsize=8)
-        ax.set_ylabel("sigma (interaction / non-linearity)", fontsize=8)
-        ax.set_title(f"{output} on {part['date'].iloc[0]}", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-    fig.suptitle("Morris elementary effects (bars: 95% bootstrap interval of mu*)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def write_morris(frame: pd.DataFrame, out: str | Path, plots: bool = True) -> Path:
-    out = Path(out)
-    _write_csv(out / "morris.csv", frame)
-    if plots:
-        _write_png(out / "morris.png", plot_morris(frame))
-    return out
 
 
 # ---------------------------------------------------------------- parameter vs stochastic variance

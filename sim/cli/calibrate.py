@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import app, console, fail, progress_bar
+from .app import (app, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
+                  writable)
 
 
 def stage_progress(bar):
@@ -50,17 +51,19 @@ def coverage_line(predictive) -> str:
     return "observations inside the calibrated 90% band — " + "; ".join(parts)
 
 
-def _run(config_path: Path, cutoff: Optional[dt.date], out: Path, workers, resume: bool, plots: bool):
-    from ..analysis import calibrate as cal
+def fit_and_write(config_path: Path, cutoff: Optional[dt.date], out: Path, workers: Optional[int], resume: bool,
+                  plots: bool, executor: str, scheduler: Optional[str]):
+    """Calibrate (no cut-off) or validate, on the executor the flags ask for; exit 2 with one line on bad input."""
+    from ..analysis.calibrate import CalibrationError, load_config
+    from ..report.calibration_report import calibrate, validate
+    from ..report.output import OutputError
 
     try:
-        config = cal.load_config(config_path, cutoff)
-        with progress_bar("calibration") as bar:
-            on = stage_progress(bar)
-            if cutoff is None:
-                return cal.calibrate(config, out, workers, resume, on, plots)
-            return cal.validate(config, out, workers, resume, on, plots)
-    except cal.CalibrationError as exc:
+        config = load_config(config_path, cutoff)
+        with executor_from(executor, scheduler, workers) as pool, progress_bar("calibration") as bar:
+            run = calibrate if cutoff is None else validate
+            return run(config, out, pool_workers(pool, workers), resume, stage_progress(bar), plots, executor=pool)
+    except (CalibrationError, OutputError) as exc:
         fail(str(exc))
 
 
@@ -71,10 +74,12 @@ def calibrate_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
     plots: bool = typer.Option(True, help="write PNG figures"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Fit the free parameters with ABC-SMC; write posterior.csv, fitted.csv/.md, predictive.csv and figures."""
-    out = out or config.parent / "results"
-    result = _run(config, None, out, workers, resume, plots)
+    out = writable(out or config.parent / "results")
+    result = fit_and_write(config, None, out, workers, resume, plots, executor, scheduler)
     console.print(fitted_table(result.fitted, f"Calibrated parameters ({len(result.posterior)} weighted sets)"))
     console.print(coverage_line(result.predictive))
     gen = result.history[-1]
@@ -91,14 +96,16 @@ def validate_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
     plots: bool = typer.Option(True, help="write PNG figures"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Fit on the observations up to --cutoff and score the prediction of the later ones."""
     try:
         day = dt.date.fromisoformat(cutoff)
     except ValueError:
         fail(f"--cutoff: not a date (YYYY-MM-DD): {cutoff!r}")
-    out = out or config.parent / "results" / f"validation-{day}"
-    result = _run(config, day, out, workers, resume, plots)
+    out = writable(out or config.parent / "results" / f"validation-{day}")
+    result = fit_and_write(config, day, out, workers, resume, plots, executor, scheduler)
     table = Table(title=f"Held-out observations after {day}", caption="posterior predictive, 90% band = 5-95%")
     for col in ("observation", "observed", "predicted mean", "90% band", "inside", "error of mean"):
         table.add_column(col, justify="left" if col == "observation" else "right")

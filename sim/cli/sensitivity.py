@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import app, console, fail, progress_bar
+from .app import (app, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
+                  writable)
 from .calibrate import stage_progress
 
 
@@ -23,21 +24,28 @@ def sensitivity_command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/sensitivity/ beside the file)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     plots: bool = typer.Option(True, help="write the PNG figure"),
+    executor: str = executor_option(),
+    scheduler: Optional[str] = scheduler_option(),
 ):
     """Morris elementary effects of the waitlist, occupied places and ready-to-leave residents to the free parameters."""
     from ..analysis import calibrate as cal
     from ..analysis import sensitivity as sens
+    from ..report.calibration_report import write_morris
+    from ..report.output import OutputError
 
-    out = out or config.parent / "results" / "sensitivity"
+    out = writable(out or config.parent / "results" / "sensitivity")
     started = time.perf_counter()
     try:
         cfg = cal.load_config(config)
         ranges = sens.ranges_from_posterior(posterior, cfg.keys) if posterior else None
-        with progress_bar("morris") as bar:
+        with executor_from(executor, scheduler, workers) as pool, progress_bar("morris") as bar:
             frame = sens.morris(cfg, year, trajectories, replications=replications, ranges=ranges,
-                                workers=workers, progress=stage_progress(bar))
-        sens.write_morris(frame, out, plots)
-    except cal.CalibrationError as exc:
+                                workers=pool_workers(pool, workers), progress=stage_progress(bar), executor=pool)
+        manifest = {"config": str(config), "year": year, "trajectories": trajectories, "replications": replications,
+                    "seed": cfg.method.seed, "posterior": str(posterior) if posterior else None,
+                    "executor": executor, "scheduler": scheduler}
+        write_morris(frame, out, plots, manifest)
+    except (cal.CalibrationError, OutputError) as exc:
         fail(str(exc))
     table = Table(title=f"Morris screening, outputs on 31 December {year}",
                   caption="mu*: mean |elementary effect| = change over the parameter's range; sigma: interactions")

@@ -67,6 +67,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def mark_result(folder: str | Path) -> Path:
+    """Create ``folder`` if need be and mark it as a bwsim result (which a later result may replace)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARK).write_text("written by bwsim; a later bwsim result may replace this folder\n")
+    return folder
+
+
+def write_manifest(folder: str | Path, manifest: dict) -> Path:
+    """``folder/manifest.json``: what a result was made from (JSON, indented)."""
+    path = Path(folder) / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_folder(target: str | Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``target`` (which must pass
@@ -78,7 +93,7 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a results folder is an ordinary folder
     try:
-        (tmp / MARK).write_text("written by bwsim; a later bwsim result may replace this folder\n")
+        mark_result(tmp)
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -115,7 +130,7 @@ def write_results(results: Results, out: str | Path, wall_seconds: float, plots:
     with atomic_folder(out) as tmp:
         series_frame(results).to_csv(tmp / "series.csv", index=False)
         summarise(results).to_csv(tmp / "summary.csv", index=False)
-        (tmp / "manifest.json").write_text(json.dumps(manifest(results, wall_seconds, extra_manifest), indent=2))
+        write_manifest(tmp, manifest(results, wall_seconds, extra_manifest))
         if results.events is not None:
             results.events.to_csv(tmp / "events.csv", index=False)
         if results.clients is not None:
