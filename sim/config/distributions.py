@@ -20,8 +20,8 @@ DAYS_PER_YEAR = 365.25
 UNIT_DAYS = {"days": 1.0, "months": DAYS_PER_YEAR / 12.0, "years": DAYS_PER_YEAR}
 
 Unit = Literal["days", "months", "years"]
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Dist(BaseModel):

@@ -26,6 +26,10 @@ Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 #: Above this many new indications a year a scenario is not a region (the whole country has ~25,000 places).
 MAX_INFLOW = 1_000_000
 Count = Annotated[int, Field(ge=0)]
+#: Initial residents may exceed the places (a region over its contract, or places cut below the
+#: stock: nobody is admitted until enough have left), but not by more than this factor: beyond it
+#: the number is a typo, not a region.
+MAX_OVERFULL = 1.5
 #: A number per calendar year, or one number for every year. A mapping is a step
 #: function: each listed year holds until the next listed year.
 YearlyValue = Rate | dict[int, Rate]
@@ -53,13 +57,16 @@ class Profile(_Block):
 
 class Inflow(_Block):
     per_year: YearlyValue
-    growth_per_year: float = Field(0.0, ge=-1.0, description="relative yearly trend on a single per_year number")
+    growth_per_year: float = Field(0.0, ge=-1.0, le=10.0, allow_inf_nan=False, description="relative yearly trend on a single per_year number")
     municipalities: dict[str, Probability] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _sum(self):
         _check_shares(self.municipalities, "municipality shares")
         rates = self.per_year.values() if isinstance(self.per_year, dict) else [self.per_year]
+        if isinstance(self.per_year, dict) and self.growth_per_year:
+            raise ValueError("growth_per_year applies to a single per_year number; with per_year given year by "
+                             "year, write the growth into those numbers and set growth_per_year: 0")
         if max(rates, default=0) > MAX_INFLOW:
             raise ValueError(f"per_year: expected at most {MAX_INFLOW:,} new indications a year, got {max(rates):g}")
         return self
@@ -72,6 +79,12 @@ class Review(_Block):
     removal_share: Probability = 0.0
     start: dt.date | None = None
     end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
 
 
 class Waitlist(_Block):
@@ -255,6 +268,12 @@ class Scenario(_Block):
         for key, date in dated:
             if not self.start <= date <= self.end:
                 raise ValueError(f"{key}: date {date} is outside the run ({self.start} to {self.end})")
+        starts = [("waitlist.review.start", self.waitlist.review.start), ("beschermd_thuis.start", self.beschermd_thuis.start),
+                  ("uitstroom.housing.contingent.extra_from", self.uitstroom.housing.contingent.extra_from),
+                  ("attribution.cohort_date", self.attribution.cohort_date)]
+        for key, date in starts:
+            if date is not None and date > self.end:
+                raise ValueError(f"{key}: {date} is after the end of the run ({self.end}), so it would never apply")
         if self.capacity_path:
             scheduled = [name for name, p in self.providers.items() if p.schedule]
             if scheduled:
@@ -278,7 +297,23 @@ class Scenario(_Block):
         residents = self.initial_residents
         if self.initial.ready_to_leave > residents:
             raise ValueError("initial.ready_to_leave cannot exceed the initial residents")
+        places = self.places_at_start()
+        if residents > MAX_OVERFULL * max(places, 1):
+            raise ValueError(f"initial.residents: {residents} residents for {places} places on {self.start}; expected "
+                             f"at most {MAX_OVERFULL:g} × the places (leave it out for every place occupied)")
         return self
+
+    def places_at_start(self) -> int:
+        """Contracted places on the start date (a capacity path or schedule dated on it included)."""
+        if self.capacity_path:
+            on_start = [c.places for c in self.capacity_path.changes if c.date <= self.start]
+            if on_start:
+                return on_start[-1]
+        total = 0
+        for p in self.providers.values():
+            on_start = [c.places for c in p.schedule if c.date <= self.start]
+            total += on_start[-1] if on_start else p.places
+        return total
 
     @property
     def initial_residents(self) -> int:
@@ -304,13 +339,39 @@ def value_in_year(value: float | dict[int, float], year: int) -> float:
 
 
 def deep_merge(base: dict, override: dict) -> dict:
+    """``override`` merged into ``base``, mapping by mapping. A distribution (a mapping with a
+    ``dist`` key) is replaced whole: a child that writes one does not inherit the parent's unit
+    or parameters."""
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "dist" not in value:
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: let YAML report it
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice (lines {first} and {key_node.start_mark.line + 1}); "
+                    "keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def safe_load(text: str):
+    """``yaml.safe_load`` that refuses duplicate keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
 def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
@@ -318,7 +379,7 @@ def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
     if not path.is_file():
         raise error(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2022-02-30
@@ -352,8 +413,10 @@ def apply_override(data: dict, assignment: str) -> dict:
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ScenarioError(f"--set {assignment}: empty key path")
+    if not raw.strip():
+        raise ScenarioError(f"--set {assignment}: expected a value after '=' (write null for none or unlimited)")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = safe_load(raw)
     except (yaml.YAMLError, ValueError) as exc:
         raise ScenarioError(f"--set {assignment}: the value is not valid YAML: {exc}") from None
     return with_values(data, {".".join(parts): value})

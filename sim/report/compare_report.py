@@ -15,20 +15,17 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .. import __version__  # noqa: E402
-from ..experiment.compare import (Comparison, Metric, crn_gain, informative, key_metrics, metric_kind,  # noqa: E402
-                      metric_values, save)
-from ..experiment.replications import mean_ci  # noqa: E402
-from .blocks import Block, Cell, fmt, render_html, render_markdown  # noqa: E402
-from .output import atomic_folder  # noqa: E402
-from .plots import band  # noqa: E402
-from ..experiment.replication import MONTHLY  # noqa: E402
+from .. import __version__
+from ..experiment.compare import (Comparison, Metric, crn_gain, informative, key_metrics, metric_kind,
+                                  metric_values, save)
+from ..experiment.replications import mean_ci
+from ..record.metrics import MONTHLY_ROW
+from .blocks import Block, Cell, fmt, render_html, render_markdown
+from .figures import pyplot, save_png
+from .output import atomic_folder
+from .plots import band
 
 # ---------------------------------------------------------------- numbers
 
@@ -57,12 +54,12 @@ def metric_title(metric: Metric) -> str:
 
 def plot_metric(comparison: Comparison, metric: Metric, path: Path) -> None:
     """Every scenario on one set of axes: monthly bands for stocks, yearly error bars otherwise."""
-    fig, ax = plt.subplots(figsize=(8.5, 4.4))
+    fig, ax = pyplot().subplots(figsize=(8.5, 4.4))
     lowest = np.inf
     if metric_kind(metric) == "stock":
         dates = np.array(comparison.results[0].calendar.dates, dtype="datetime64[D]")
         for label, res in zip(comparison.labels, comparison.results):
-            values = res.monthly[:, MONTHLY.index(metric.source), :] * metric.scale
+            values = res.monthly[:, MONTHLY_ROW[metric.source], :] * metric.scale
             band(ax, dates, values, label)
             lowest = min(lowest, np.nanmin(values))
         note = "line: mean; dark band: 95% CI of the mean; light band: 5–95% of replications"
@@ -87,8 +84,7 @@ def plot_metric(comparison: Comparison, metric: Metric, path: Path) -> None:
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 # ---------------------------------------------------------------- the report as blocks
