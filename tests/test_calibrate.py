@@ -24,7 +24,9 @@ from sim.cli import load_app
 
 app = load_app()
 from sim.experiment.replications import Results
-from sim.experiment.replication import MONTHLY, YEARLY, run_replication
+from sim.experiment.replication import run_replication
+from sim.experiment.variance import variance_split
+from sim.record.metrics import MONTHLY, MONTHLY_ROW, MUNICIPAL_ROW, YEARLY, YEARLY_ROW
 
 TRUTH = {"inflow.per_year": 30.0, "waitlist.withdrawal_per_year": 0.4}
 PRIORS = {"inflow.per_year": {"low": 10, "high": 60}, "waitlist.withdrawal_per_year": {"low": 0.05, "high": 1.5}}
@@ -61,12 +63,12 @@ def synthetic_observations() -> list[dict]:
     rows = []
     for day in POINTS:
         i = dates.index(dt.date.fromisoformat(day) + dt.timedelta(days=1))
-        rows.append({"date_or_period": day, "metric": "waitlist", "value": round(reps[MONTHLY.index("waitlist"), i], 2),
+        rows.append({"date_or_period": day, "metric": "waitlist", "value": round(reps[MONTHLY_ROW["waitlist"], i], 2),
                      "source": "synthetic", "match": "point", "sd": 4, "use": "fit"})
     for year in YEARS:
         months = [i for i, d in enumerate(dates[:-1]) if d.year == year]
         rows.append({"date_or_period": f"{year}-01-01/{year}-12-31", "metric": "withdrawals",
-                     "value": round(reps[MONTHLY.index("withdrawals"), months].sum(), 2), "source": "synthetic",
+                     "value": round(reps[MONTHLY_ROW["withdrawals"], months].sum(), 2), "source": "synthetic",
                      "match": "total", "sd": 3, "use": "fit"})
     rows.append({"date_or_period": "2017-01-01/2017-12-31", "metric": "admissions", "value": 10, "source": "synthetic",
                  "match": "total", "sd": 3, "use": "check"})
@@ -205,7 +207,7 @@ def test_observations_match_the_monthly_records():
     with pytest.raises(cal.CalibrationError, match="first or last day of a month"):
         cal.record_indices(obs("2017-07-15"), cal_)
     monthly = np.zeros((len(MONTHLY), len(cal_.dates)))
-    monthly[MONTHLY.index("exits"), :] = 2.0
+    monthly[MONTHLY_ROW["exits"], :] = 2.0
     matcher = cal.Matcher.build([obs("2017-01-01/2017-07-31", "total", "exits"),
                                  obs("2017-01-01/2017-03-31", "average", "exits")], cal_)
     assert list(matcher(monthly)) == [14.0, 2.0]
@@ -226,10 +228,9 @@ def test_a_municipality_is_matched_on_its_own_residents(tmp_path, observations):
     matcher = cal.Matcher.build(config.observations, Calendar(sc.start, sc.end), ["A", "B"])
     rep = run_replication(sc, 3, 0)
     got = matcher(rep.monthly, rep.municipal)
-    from sim.experiment.replication import MUNICIPAL
-    assert got[-2] == rep.municipal[1, :, MUNICIPAL.index("occupied"), 1].sum()
-    assert got[-1] == rep.municipal[0, :, MUNICIPAL.index("admissions"), 1].sum()
-    assert got[-2] + rep.municipal[0, :, MUNICIPAL.index("occupied"), 1].sum() == rep.yearly[YEARLY.index("occupied"), 1]
+    assert got[-2] == rep.municipal[1, :, MUNICIPAL_ROW["occupied"], 1].sum()
+    assert got[-1] == rep.municipal[0, :, MUNICIPAL_ROW["admissions"], 1].sum()
+    assert got[-2] + rep.municipal[0, :, MUNICIPAL_ROW["occupied"], 1].sum() == rep.yearly[YEARLY_ROW["occupied"], 1]
 
     def refused(row, message):
         path = write_setup(tmp_path / message[:8].strip(), {"population": 8, "generations": 1, "replications": 1},
@@ -369,10 +370,10 @@ def test_variance_split_follows_the_law_of_total_variance():
     draws, per_draw, years = 400, 5, len(Calendar(sc.start, sc.end).years)
     yearly = np.zeros((draws * per_draw, len(YEARLY), years))
     means = rng.normal(100, 3.0, draws)  # parameter sd 3
-    yearly[:, YEARLY.index("waitlist"), :] = (np.repeat(means, per_draw)[:, None]
+    yearly[:, YEARLY_ROW["waitlist"], :] = (np.repeat(means, per_draw)[:, None]
                                               + rng.normal(0, 4.0, (draws * per_draw, years)))  # stochastic sd 4
     results = Results(sc, 1, np.zeros((draws * per_draw, len(MONTHLY), 2)), yearly)
-    split = sens.variance_split(results, per_draw, ["waitlist"])
+    split = variance_split(results, per_draw, ["waitlist"])
     assert split["parameter_var"].mean() == pytest.approx(9.0, rel=0.2)
     assert split["stochastic_var"].mean() == pytest.approx(16.0, rel=0.1)
     assert split["parameter_share"].mean() == pytest.approx(9 / 25, abs=0.06)

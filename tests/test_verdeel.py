@@ -17,7 +17,7 @@ from sim.cli import load_app
 
 app = load_app()
 from sim.experiment.replications import run_replications
-from sim.experiment.replication import YEARLY
+from sim.record.metrics import YEARLY_ROW
 
 HAARLEM = Path(__file__).resolve().parents[1] / "scenarios" / "haarlem"
 BASELINE = HAARLEM / "baseline.yaml"
@@ -60,7 +60,7 @@ def after(a: vd.Assessment) -> np.ndarray:
 def test_costs_paid_add_up_to_the_regional_cost_in_every_replication(regime):
     results = run()[0]
     a = assessment(regime=regime)
-    regional = results.yearly[:, YEARLY.index("cost"), :]
+    regional = results.yearly[:, YEARLY_ROW["cost"], :]
     assert regional.min() > 30e6
     assert np.allclose(a.cost.sum(1), regional, rtol=1e-9)
     assert np.allclose(a.residents_cost.sum(1), regional, rtol=1e-9)
@@ -111,7 +111,7 @@ def test_two_track_existing_clients_stay_with_the_centrumgemeente():
     others = [m for m in range(len(table.names)) if m != haarlem]
     assert np.allclose(a.cost[:, others][:, :, late], new[:, others][:, :, late])  # only their new clients
     assert np.allclose(a.budget.sum(0), BUDGET)
-    assert np.allclose(a.cost.sum(1), results.yearly[:, YEARLY.index("cost"), :])
+    assert np.allclose(a.cost.sum(1), results.yearly[:, YEARLY_ROW["cost"], :])
     # without the cohort date the two tracks cannot be told apart
     plain = run_replications(sc_mod.load(BASELINE, ["end=2020-01-01"]), 2, seed=SEED, workers=1)
     with pytest.raises(vd.VerdeelError, match="attribution.cohort_date"):

@@ -16,7 +16,6 @@ The library never prints; the results folder is written by
 from __future__ import annotations
 
 import datetime as dt
-import math
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Sequence
@@ -26,8 +25,6 @@ import pandas as pd
 
 from ..config import scenario as scenario_mod
 from ..experiment.executors import pool_for
-from ..experiment.replication import YEARLY
-from ..experiment.replications import Results
 from ..model.calendar import Calendar
 from .calibrate import (
     CalibrationError,
@@ -100,36 +97,4 @@ def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int
                          "high": bounds[i][1], "mu": float(res["mu"][i]), "mu_star": float(res["mu_star"][i]),
                          "mu_star_conf": float(res["mu_star_conf"][i]), "sigma": float(res["sigma"][i]),
                          "rank": int(rank[i]), "output_mean": float(np.mean(y[:, k]))})
-    return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------- parameter vs stochastic variance
-
-
-def variance_split(results: Results, per_draw: int, metrics: Sequence[str] = OUTPUTS + ("admissions", "exits")
-                   ) -> pd.DataFrame:
-    """Law of total variance over replications grouped by parameter draw, per metric and year.
-
-    ``parameter`` = Var(E[Y | draw]) (between-draw variance of the draw means, minus
-    its stochastic share), ``stochastic`` = E[Var(Y | draw)] (within-draw variance).
-    With one replication per draw the two cannot be told apart (NaN).
-    """
-    years = results.calendar.years
-    rows = []
-    for metric in metrics:
-        values = results.yearly[:, YEARLY.index(metric), :]
-        groups = values.reshape(-1, per_draw, len(years))
-        for k, year in enumerate(years):
-            y = groups[:, :, k]
-            total = float(np.nanvar(y, ddof=1)) if y.size > 1 else math.nan
-            if per_draw > 1 and len(y) > 1:
-                within = float(np.nanmean(np.nanvar(y, axis=1, ddof=1)))
-                between = float(np.nanvar(np.nanmean(y, axis=1), ddof=1))
-                parameter = max(between - within / per_draw, 0.0)
-            else:
-                within = parameter = math.nan
-            explained = parameter + within
-            rows.append({"metric": metric, "year": year, "mean": float(np.nanmean(y)), "total_var": total,
-                         "parameter_var": parameter, "stochastic_var": within,
-                         "parameter_share": parameter / explained if explained > 0 else math.nan})
     return pd.DataFrame(rows)

@@ -25,7 +25,7 @@ def _labels(paths: list[Path], names: list[str]) -> list[str]:
 
 
 def _pm(mean: float, low: float, high: float, digits: int, sign: bool = False) -> str:
-    from ..report.compare_report import fmt
+    from ..report.blocks import fmt
 
     return f"{fmt(mean, digits, sign)} ± {fmt((high - low) / 2, digits)}"
 

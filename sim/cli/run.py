@@ -86,7 +86,7 @@ def run(
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
     from ..analysis.calibrate import CalibrationError
-    from ..analysis.sensitivity import variance_split
+    from ..experiment.variance import variance_split
     from ..experiment.replications import run_replications, summarise
     from ..report.output import write_results
 

@@ -29,7 +29,7 @@ def sweep_command(
     """Run a scenario at each value of a parameter (same seed) and plot a metric against it."""
     from ..experiment.sweep import ParameterError, check_sweep, parse_range, run_sweep
     from ..report.sweep_report import write_sweep
-    from ..report.compare_report import fmt
+    from ..report.blocks import fmt
 
     try:
         key, values = parse_range(param)

@@ -15,8 +15,7 @@ import numpy as np
 
 from ..config.scenario import Scenario
 from ..model.world import World
-from ..record.metrics import (KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS, YEARLY, monthly_metrics,  # noqa: F401
-                              municipal_metrics, yearly_metrics)
+from ..record.metrics import monthly_metrics, municipal_metrics, yearly_metrics
 from ..record.monitor import Monitor
 
 

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...experiment.replication import MONTHLY, MUNICIPAL
+from ...record.metrics import MONTHLY, MUNICIPAL
 from ...model.calendar import Calendar
 from .observations import Observation, record_indices
 

@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...experiment.replication import KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS
+from ...record.metrics import KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS
 from ...model.calendar import Calendar
 from .errors import CalibrationError
 

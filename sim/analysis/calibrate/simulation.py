@@ -14,7 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...config import scenario as scenario_mod
-from ...experiment.replication import MONTHLY, run_replication
+from ...experiment.replication import run_replication
+from ...record.metrics import MONTHLY
 from ...model.calendar import Calendar
 from .matching import Matcher
 from .progress import Progress, ProgressEvent

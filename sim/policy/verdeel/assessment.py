@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ...config import scenario as sc_mod
-from ...experiment.replication import MUNICIPAL, YEARLY
+from ...record.metrics import MUNICIPAL, YEARLY
 from ...experiment.replications import Results, mean_ci, run_replications
 from ...model.calendar import Calendar
 from .budget import apply_pool, budgets, objective_fraction

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...experiment.replication import MUNICIPAL
+from ...record.metrics import MUNICIPAL
 from ...experiment.replications import Results
 from .budget import objective_fraction
 from .municipalities import Municipalities
