@@ -1,0 +1,1 @@
+"""Fitting and screening the model: ABC-SMC calibration against observations, Morris sensitivity."""

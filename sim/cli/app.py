@@ -3,6 +3,7 @@ folder, loading a scenario, a progress bar. Heavy libraries are imported by the 
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from contextlib import contextmanager
@@ -26,13 +27,35 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def writable(out: Path) -> Path:
-    """The results folder, if bwsim may write it (checked before any work), else exit 2."""
-    from ..report.output import OutputError, check_target
+    """The results folder, if bwsim may write it (checked before any work), else exit 2. What an
+    interrupted earlier run left behind is cleaned up first, and said."""
+    from ..report.output import OutputError, check_target, recover
 
     try:
-        return check_target(out)
+        target = check_target(out)
+        for note in recover(target):
+            err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+        return target
     except OutputError as exc:
         fail(str(exc))
+
+
+def command(name: str | None = None):
+    """``app.command`` for a bwsim command: a results folder that cannot be written after all (a
+    full disk, a folder made read-only meanwhile) is one line and exit 2, not a traceback."""
+    def register(function):
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            from ..report.output import OutputError
+
+            try:
+                return function(*args, **kwargs)
+            except OutputError as exc:
+                fail(str(exc))
+
+        return app.command(name)(guarded)
+
+    return register
 
 
 def load_scenario(path: Path, overrides: list[str]):

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (app, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
+from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
                   writable)
 
 
@@ -67,7 +67,7 @@ def fit_and_write(config_path: Path, cutoff: Optional[dt.date], out: Path, worke
         fail(str(exc))
 
 
-@app.command("calibrate")
+@command("calibrate")
 def calibrate_command(
     config: Path = typer.Argument(..., help="calibration YAML file (scenario, observations, priors, method)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/ beside the file)"),
@@ -88,7 +88,7 @@ def calibrate_command(
                   f"{result.wall_seconds:.0f} s; results in [bold]{out}[/]")
 
 
-@app.command("validate")
+@command("validate")
 def validate_command(
     config: Path = typer.Argument(..., help="calibration YAML file"),
     cutoff: str = typer.Option(..., "--cutoff", help="fit only observations up to this date (YYYY-MM-DD)"),

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from .app import app, console, load_scenario
+from .app import command, console, load_scenario
 
 
-@app.command()
+@command()
 def check(scenario: Path = typer.Argument(..., help="scenario YAML file"),
           set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value")):
     """Validate a scenario and print it as resolved."""

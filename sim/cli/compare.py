@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (app, check_year, console, executor_from, executor_option, fail, load_scenario, pool_workers,
+from .app import (command, check_year, console, executor_from, executor_option, fail, load_scenario, pool_workers,
                   progress_bar, scheduler_option, slug, writable)
 
 
@@ -60,7 +60,7 @@ def differences_table(comparison, year: int) -> Table:
     return table
 
 
-@app.command("compare")
+@command("compare")
 def compare_command(
     scenarios: list[Path] = typer.Argument(..., help="scenario YAML files; the first is the reference"),
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="replications per scenario"),

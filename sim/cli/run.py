@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (app, console, executor_from, executor_option, fail, load_scenario, pool_workers, progress_bar,
+from .app import (command, console, executor_from, executor_option, fail, load_scenario, pool_workers, progress_bar,
                   scheduler_option, writable)
 
 TABLE_METRICS = (
@@ -67,7 +67,7 @@ def variance_table(split) -> Table:
     return table
 
 
-@app.command()
+@command()
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     replications: int = typer.Option(30, "--replications", "-n", min=1, help="number of replications"),

@@ -9,12 +9,12 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (app, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
+from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
                   writable)
 from .calibrate import stage_progress
 
 
-@app.command("sensitivity")
+@command("sensitivity")
 def sensitivity_command(
     config: Path = typer.Argument(..., help="calibration YAML file (its free parameters and prior ranges)"),
     year: int = typer.Option(2022, "--year", help="outputs are read on 31 December of this year"),

@@ -8,11 +8,11 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (app, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
+from .app import (command, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
                   progress_bar, scheduler_option, slug, writable)
 
 
-@app.command("sweep")
+@command("sweep")
 def sweep_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     param: str = typer.Option(..., "--param", "-p", help="KEY=start:stop:step (stop included) or KEY=v1,v2,..."),

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (app, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
+from .app import (command, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
                   progress_bar, scheduler_option)
 
 
@@ -19,7 +19,7 @@ def _evaluations(low: float, high: float, integer: bool, tolerance: Optional[flo
     return 2 + max(0, math.ceil(math.log2(max(width, 1))))
 
 
-@app.command("target")
+@command("target")
 def target_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     param: str = typer.Option(..., "--param", "-p", help="key path, e.g. providers.RIBW K/AM.places"),

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..policy.verdeel.settings import REGIMES
-from .app import (app, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
+from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
                   writable)
 
 
@@ -43,7 +43,7 @@ def gap_table(a, year: int) -> Table:
     return table
 
 
-@app.command("verdeel")
+@command("verdeel")
 def verdeel_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     settings: Optional[Path] = typer.Option(None, "--settings", help="verdeel settings YAML "

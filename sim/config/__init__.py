@@ -1,0 +1,1 @@
+"""The scenario: its YAML schema, ``extends:`` and ``--set``, validation, duration laws. Reads files; knows nothing of SimPy."""

@@ -30,8 +30,7 @@ from scipy import stats
 from ..config.distributions import DAYS_PER_YEAR
 from .executors import Progress, default_workers, pool_for
 from .replications import Results, mean_ci, posterior_variants, run_replications
-from . import replication
-from ..record.metrics import KIND, MONTHLY, YEARLY, YEARLY_ROW
+from ..record.metrics import KIND, MONTHLY, MUNICIPAL, YEARLY, YEARLY_ROW
 from ..config.scenario import Scenario, from_mapping
 
 
@@ -253,7 +252,7 @@ def save(comparison: Comparison, folder: str | Path) -> None:
         "labels": comparison.labels,
         "seed": comparison.seed,
         "replications": comparison.replications,
-        "metrics": {"monthly": list(MONTHLY), "yearly": list(YEARLY), "municipal": list(replication.MUNICIPAL)},
+        "metrics": {"monthly": list(MONTHLY), "yearly": list(YEARLY), "municipal": list(MUNICIPAL)},
         "scenarios": [r.scenario.model_dump(mode="json") for r in comparison.results],
     }
     (folder / META).write_text(json.dumps(meta, indent=2, default=str))
@@ -282,7 +281,7 @@ def load(folder: str | Path) -> Comparison:
             raise CompareError(f"{folder / name}: file not found (not a saved comparison)")
     meta = json.loads((folder / META).read_text())
     metrics = meta["metrics"]
-    current = {"monthly": MONTHLY, "yearly": YEARLY, "municipal": replication.MUNICIPAL}
+    current = {"monthly": MONTHLY, "yearly": YEARLY, "municipal": MUNICIPAL}
     results = []
     with np.load(folder / ARRAYS) as arrays:
         for k, data in enumerate(meta["scenarios"]):

@@ -1,4 +1,4 @@
-"""Executors for :func:`sim.experiment.run_replications` (its ``executor=`` argument).
+"""Executors for :func:`sim.experiment.replications.run_replications` (its ``executor=`` argument).
 
 Two kinds, both with the ``concurrent.futures.Executor`` interface (``submit``
 returns a ``concurrent.futures.Future``, so ``as_completed`` works on them):
@@ -74,9 +74,21 @@ def pool_for(executor: Executor | None, workers: int | None) -> Iterator[Executo
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop(pool)
         raise
     pool.shutdown()
+
+
+def stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (Ctrl-C, an error): without this the
+    running tasks would go on to their end before the process could exit."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 class DaskExecutor(Executor):

@@ -7,7 +7,7 @@ clients at every value. The result has one row per value: the mean of the metric
 with its 95% CI and the 5th and 95th percentiles over replications.
 
 The helpers for a parameter (:func:`check_parameter`, :func:`scenario_at`) are
-shared with :mod:`sim.target`.
+shared with :mod:`sim.experiment.target`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class ParameterError(ValueError):
 
 
 def key_parts(key: str) -> list[str]:
-    """The parts of a key path, split as :func:`sim.scenario.apply_override` splits them."""
+    """The parts of a key path, split as :func:`sim.config.scenario.apply_override` splits them."""
     return [p for p in key.strip().split(".") if p]
 
 

@@ -166,7 +166,7 @@ def find_target(data: dict, key: str, low: Number, high: Number, metric: str, ma
                 executor: Executor | None = None) -> Target:
     """The smallest value of ``key`` in ``[low, high]`` with ``metric(year) <= max_value`` in at least
     ``probability`` of the replications. Raises :class:`TargetError` if even ``high`` falls short,
-    :class:`~sim.sweep.ParameterError` for an unknown key, metric or year."""
+    :class:`~sim.experiment.sweep.ParameterError` for an unknown key, metric or year."""
     low, high, tolerance = check_question(data, key, low, high, metric, year, probability, replications, integer,
                                           tolerance, source)
 

@@ -1,0 +1,1 @@
+"""Policy arithmetic on simulated results: the verdeelmodel (budgets per municipality against what their clients cost)."""

@@ -1,7 +1,7 @@
 """A readable report of a scenario comparison: figures, a table, Markdown and HTML.
 
 :func:`write_report` writes, all or nothing, a folder with the comparison's data
-(``comparison.csv``, ``comparison.json``, ``arrays.npz``; see :mod:`sim.compare`),
+(``comparison.csv``, ``comparison.json``, ``arrays.npz``; see :mod:`sim.experiment.compare`),
 one PNG per key metric with every scenario on the same axes, ``report.md`` (which
 links the PNGs) and ``report.html`` (self-contained: the PNGs are embedded as
 base64 data URIs, the CSS is inline).

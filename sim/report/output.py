@@ -56,6 +56,7 @@ def check_target(target: str | Path) -> Path:
     if target.is_dir() and any(target.iterdir()) and not _is_result(target):
         raise OutputError(f"--out {target}: holds files that are not a bwsim result; bwsim replaces only "
                           "its own results: choose a new folder (nothing was written)")
+    _check_writable(target.parent if not target.exists() else target)
     return target
 
 
@@ -68,11 +69,61 @@ def package_versions() -> dict[str, str]:
 
 
 def mark_result(folder: str | Path) -> Path:
-    """Create ``folder`` if need be and mark it as a bwsim result (which a later result may replace)."""
+    """Create ``folder`` if need be and mark it as a bwsim result (which a later result may replace).
+    The mark names the process writing it, so that a folder left by a killed run can be told
+    from one another run is still writing."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARK).write_text("written by bwsim; a later bwsim result may replace this folder\n")
+    (folder / MARK).write_text(f"written by bwsim; a later bwsim result may replace this folder\npid {os.getpid()}\n")
     return folder
+
+
+def _writer_alive(folder: Path) -> bool:
+    try:
+        words = (folder / MARK).read_text(encoding="utf-8").split()
+        pid = int(words[words.index("pid") + 1])
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(target: str | Path) -> list[str]:
+    """Clean up after a run killed while writing ``target``; returns what was done, one line each.
+
+    * killed between the two renames (``target`` gone, the earlier result kept as
+      ``.NAME.old``): the earlier result is put back;
+    * killed while writing: the temporary ``.NAME.*`` folders it left (bwsim's own: they carry
+      the mark, and the process that wrote them is gone) are removed.
+    Nothing without bwsim's mark is touched."""
+    target = Path(target)
+    parent = target.parent
+    done: list[str] = []
+    if not parent.is_dir():
+        return done
+    old = parent / f".{target.name}.old"
+    if not target.exists() and old.is_dir() and _is_result(old):
+        old.rename(target)
+        done.append(f"{target}: put back the earlier result that an interrupted run had set aside")
+    for stray in parent.glob(f".{target.name}.*"):
+        if stray.is_dir() and not stray.is_symlink() and (stray / MARK).is_file() and not _writer_alive(stray):
+            shutil.rmtree(stray, ignore_errors=True)
+            done.append(f"{target}: removed {stray.name}, left by an interrupted run")
+    return done
+
+
+def _check_writable(target: Path) -> None:
+    """The nearest existing folder of ``target`` must let us create files (read-only, no permission)."""
+    folder = next((p for p in [target, *target.parents] if p.exists()), Path("."))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {target}: cannot write in {folder} (read-only or no permission)")
 
 
 def write_manifest(folder: str | Path, manifest: dict) -> Path:
@@ -87,14 +138,22 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``target`` (which must pass
     :func:`check_target`), on error it is removed."""
     target = check_target(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    recover(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"--out {target}: cannot write: {exc.strerror or exc}") from None
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a results folder is an ordinary folder
     try:
         mark_result(tmp)
         yield tmp
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile, ...
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"--out {target}: cannot write ({exc.strerror or exc}); the earlier result, if any, "
+                          "is as it was") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
