@@ -73,12 +73,12 @@ def test_failed_write_leaves_previous_results_intact(tmp_path, monkeypatch):
     out = tmp_path / "res"
     assert run("run", BASELINE, "-n", 2, "-w", 1, "--no-plots", "--out", out).exit_code == 0
     before = (out / "series.csv").read_bytes()
-    import sim.report.output as output_mod
+    import sim.experiment.replications as replications_mod
 
     def broken(*_a, **_k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(output_mod, "summarise", broken)
+    monkeypatch.setattr(replications_mod, "summarise", broken)
     result = runner.invoke(app, ["run", str(BASELINE), "-n", "2", "-w", "1", "--seed", "9", "--no-plots",
                                  "--out", str(out)])
     assert result.exit_code != 0

@@ -19,8 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
+# Light to import (the command line checks output folders before anything heavy is loaded):
+# the results writer imports the experiment's tables when it runs.
+
 from .. import __version__
-from ..experiment.replications import Results, series_frame, summarise
 
 PACKAGES = ("simpy", "numpy", "scipy", "pandas", "pydantic", "matplotlib")
 #: The file that marks a folder as a bwsim result, which a later result may replace.
@@ -167,7 +169,7 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def manifest(results: Results, wall_seconds: float, extra: dict | None = None) -> dict:
+def manifest(results, wall_seconds: float, extra: dict | None = None) -> dict:
     sc = results.scenario
     return {
         "scenario": sc.model_dump(mode="json"),
@@ -180,10 +182,11 @@ def manifest(results: Results, wall_seconds: float, extra: dict | None = None) -
     }
 
 
-def write_results(results: Results, out: str | Path, wall_seconds: float, plots: bool = True,
+def write_results(results, out: str | Path, wall_seconds: float, plots: bool = True,
                   extra_manifest: dict | None = None, tables: dict | None = None) -> Path:
     """series.csv, summary.csv, manifest.json, PNG plots, events.csv when the event log was
     kept, clients.csv when the client records were, and any further ``tables`` (file name -> DataFrame), all or nothing."""
+    from ..experiment.replications import series_frame, summarise
     from .plots import plot_results
 
     with atomic_folder(out) as tmp:
