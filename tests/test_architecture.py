@@ -122,3 +122,15 @@ def test_importing_a_report_module_leaves_the_matplotlib_backend_alone():
             "sim.report.verdeel_report, sys; print('matplotlib.pyplot' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_check_validates_a_scenario_without_the_analysis_libraries():
+    """`bwsim check` loads the schema (pydantic, numpy for the duration laws) but not pandas,
+    scipy, matplotlib or SimPy."""
+    scenario = ROOT / "scenarios" / "haarlem" / "baseline.yaml"
+    code = ("import sys; from typer.testing import CliRunner; from sim.cli import load_app; "
+            f"r = CliRunner().invoke(load_app(), ['check', {str(scenario)!r}]); assert r.exit_code == 0, r.output; "
+            "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'simpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
