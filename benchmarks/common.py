@@ -136,9 +136,9 @@ def mmc_scenario(servers: int, arrivals_per_day: float, mean_stay_days: float, y
             "early_exit_per_year": 0.0,
             "destinations": {"independent": 0.0, "intramural": 0.0, "died_or_moved": 1.0},
             "housing": {"contingent_share": 0.0, "contingent": {"units_per_year": 0, "bw_share": 0},
-                        "other_route_delay": {"dist": "fixed", "value": 0}},
+                        "other_route_delay": {"dist": "fixed", "value": 0, "unit": "years"}},
         },
-        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0}},
+        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0, "unit": "years"}},
         "relapse": {"probability": 0.0},
         "initial": {"residents": 0, "waiting": 0},
     }, "M/M/c benchmark")

@@ -32,9 +32,9 @@ def queue_scenario(c: int, lam: float, stay: dict, *, years: int, withdrawal: fl
             "destinations": {"independent": 0.0, "intramural": 0.0, "died_or_moved": 1.0},
             "housing": {"contingent_share": 0.0,
                         "contingent": {"units_per_year": 0, "bw_share": 0},
-                        "other_route_delay": {"dist": "fixed", "value": 0}},
+                        "other_route_delay": {"dist": "fixed", "value": 0, "unit": "years"}},
         },
-        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0}},
+        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0, "unit": "years"}},
         "initial": initial or {"residents": 0},
     })
 

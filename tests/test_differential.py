@@ -100,7 +100,7 @@ def scenarios(draw) -> dict:
                                       "unit": "months"},
             },
         },
-        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0}},
+        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0, "unit": "years"}},
         "relapse": {"probability": 0.0},
         "initial": {
             "residents": residents,
@@ -183,9 +183,9 @@ def _blocked_until_early_exit() -> dict:
             "early_exit_per_year": 0.3,
             "destinations": {"independent": 1.0, "intramural": 0.0, "died_or_moved": 0.0},
             "housing": {"contingent_share": 1.0, "contingent": {"units_per_year": 0, "bw_share": 1.0},
-                        "other_route_delay": {"dist": "fixed", "value": 0}},
+                        "other_route_delay": {"dist": "fixed", "value": 0, "unit": "years"}},
         },
-        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0}},
+        "ambulant": {"places": None, "duration": {"dist": "fixed", "value": 0, "unit": "years"}},
         "initial": {"residents": 8, "ready_to_leave": 2, "waiting": 0},
     }
 

@@ -300,7 +300,7 @@ def test_residents_waiting_for_a_home_can_still_leave_early():
     data["uitstroom"] = {"early_exit_per_year": rate,
                          "destinations": {"independent": 1.0, "intramural": 0.0, "died_or_moved": 0.0},
                          "housing": {"contingent_share": 1.0, "contingent": {"units_per_year": 0, "bw_share": 1},
-                                     "other_route_delay": {"dist": "fixed", "value": 0}}}
+                                     "other_route_delay": {"dist": "fixed", "value": 0, "unit": "years"}}}
     sc = sc_mod.from_mapping(data)
     means = []
     for rep in range(30):
@@ -325,7 +325,7 @@ def test_part_months_get_their_part_of_the_contingent():
     data = queue_scenario(100, 0.0, exp_stay_years(100), years=1, initial={"residents": 60, "ready_to_leave": 40}
                           ).model_dump(mode="json")
     data |= {"start": "2000-01-15", "end": "2001-01-15"}
-    data["uitstroom"]["housing"] = {"contingent_share": 1.0, "other_route_delay": {"dist": "fixed", "value": 0},
+    data["uitstroom"]["housing"] = {"contingent_share": 1.0, "other_route_delay": {"dist": "fixed", "value": 0, "unit": "years"},
                                     "contingent": {"units_per_year": 12, "bw_share": 1}}
     mon = run_replication(sc_mod.from_mapping(data), 31, 0, keep_monitor=True).monitor
     assert mon.flows[FLOW["contingent_housed"]].sum() == 12

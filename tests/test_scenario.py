@@ -112,10 +112,10 @@ def test_resolved_scenario_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize("law", [
-    Lognormal(dist="lognormal", mean=2.0, sd=1.5),
-    Gamma(dist="gamma", mean=2.0, sd=1.5),
-    Weibull(dist="weibull", shape=1.5, scale=2.0),
-    Empirical(dist="empirical", values=[1.0, 2.0, 6.0], weights=[1, 2, 1]),
+    Lognormal(dist="lognormal", mean=2.0, sd=1.5, unit="years"),
+    Gamma(dist="gamma", mean=2.0, sd=1.5, unit="years"),
+    Weibull(dist="weibull", shape=1.5, scale=2.0, unit="years"),
+    Empirical(dist="empirical", values=[1.0, 2.0, 6.0], weights=[1, 2, 1], unit="years"),
 ])
 def test_distribution_means_and_length_bias(law):
     import numpy as np
@@ -127,3 +127,87 @@ def test_distribution_means_and_length_bias(law):
     biased = length_biased_sample(law, rng, 100_000)
     assert biased.mean() == pytest.approx((x**2).mean() / x.mean(), rel=0.02)
     assert law.mean_days() / DAYS_PER_YEAR > 0
+
+
+# ---------------------------------------------------------------- !replace and no silent defaults
+
+
+def test_replace_tag_replaces_a_mapping_instead_of_merging(tmp_path):
+    path = child(tmp_path, "providers: !replace\n  One: {places: 634, inflow_share: 1.0}\n"
+                           "inflow:\n  municipalities: !replace {Noord: 0.4, Zuid: 0.6}\n")
+    sc = sc_mod.load(path)
+    assert list(sc.providers) == ["One"]  # none of the baseline's providers is left
+    assert sc.inflow.municipalities == {"Noord": 0.4, "Zuid": 0.6}
+    assert sc.inflow.per_year == 105  # untagged mappings still merge
+    assert sc.waitlist.withdrawal_per_year == 0.25
+    # a grandchild merges into the replaced mapping as into any other
+    grandchild = write(tmp_path, f"extends: {path.name}\nproviders: {{Two: {{places: 10, inflow_share: 0}}}}\n",
+                       "grandchild.yaml")
+    assert list(sc_mod.load(grandchild).providers) == ["One", "Two"]
+    # without the tag the same child merges: the baseline's providers stay and the shares break
+    merged = child(tmp_path, "providers:\n  One: {places: 634, inflow_share: 1.0}\n")
+    with pytest.raises(sc_mod.ScenarioError, match="provider inflow_share must sum to 1"):
+        sc_mod.load(merged)
+    assert "RIBW K/AM" in sc_mod.load_raw(merged)["providers"]
+
+
+def test_replace_tag_is_plain_data_once_loaded(tmp_path):
+    path = child(tmp_path, "providers: !replace\n  One: {places: 634, inflow_share: 1.0}\n")
+    data = sc_mod.load_raw(path)
+    assert type(data["providers"]) is dict and type(data["providers"]["One"]) is dict
+    # --set takes a tagged value too (a --set value replaces whole anyway)
+    sc = sc_mod.load(BASELINE, ["providers=!replace {Solo: {places: 634, inflow_share: 1.0}}"])
+    assert list(sc.providers) == ["Solo"]
+
+
+def test_replace_tag_on_a_list_or_value_is_one_clear_error(tmp_path):
+    path = child(tmp_path, "conversions: !replace [1, 2]\n")
+    with pytest.raises(sc_mod.ScenarioError) as info:
+        sc_mod.load(path)
+    assert str(path) in str(info.value) and "!replace goes on a mapping" in str(info.value)
+
+
+def test_replace_tag_still_refuses_a_duplicate_key(tmp_path):
+    path = child(tmp_path, "providers: !replace\n  One: {places: 634, inflow_share: 1.0}\n"
+                           "  One: {places: 1, inflow_share: 1.0}\n")
+    with pytest.raises(sc_mod.ScenarioError, match="written twice"):
+        sc_mod.load(path)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("profiles: {regular: {stay: {dist: lognormal, mean: 8.5, sd: 6}}}",
+     "profiles.regular.stay: expected a unit: days, months or years, "
+     "e.g. {dist: lognormal, mean: 8.5, sd: 6, unit: years}"),
+    ("ambulant: {duration: {dist: empirical, values: [1, 2.5]}}",
+     "ambulant.duration: expected a unit: days, months or years, e.g. {dist: empirical, values: [1, 2.5], unit: years}"),
+    ("initial: {waited: {dist: fixed, value: 0}}",
+     "initial.waited: expected a unit: days, months or years, e.g. {dist: fixed, value: 0, unit: years}"),
+    ("waitlist: !replace {policy: central}",
+     "waitlist.withdrawal_per_year: missing; write the rate at which a waiting client leaves the list, per year, "
+     "e.g. withdrawal_per_year: 0.25"),
+])
+def test_no_silent_default_for_a_unit_or_the_withdrawal_rate(tmp_path, body, message):
+    path = child(tmp_path, body)
+    with pytest.raises(sc_mod.ScenarioError) as info:
+        sc_mod.load(path)
+    assert str(info.value).startswith(f"{path}: {message}"), str(info.value)
+
+
+def test_a_scenario_without_a_waitlist_block_is_told_what_to_write(tmp_path):
+    data = sc_mod.load_raw(BASELINE)
+    del data["waitlist"]
+    path = write(tmp_path, yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(sc_mod.ScenarioError, match=r"waitlist: missing; write the block with the withdrawal rate, "
+                                                   r"e.g. waitlist: \{withdrawal_per_year: 0.25\}"):
+        sc_mod.load(path)
+
+
+def test_an_unknown_dist_is_reported_as_such_not_as_a_missing_unit(tmp_path):
+    with pytest.raises(sc_mod.ScenarioError) as info:
+        sc_mod.load(child(tmp_path, "profiles: {regular: {stay: {dist: banana, mean: 3}}}"))
+    assert "unit" not in str(info.value) and "'lognormal'" in str(info.value)
+
+
+def test_a_duration_built_in_code_needs_its_unit_too():
+    with pytest.raises(ValueError, match="unit"):
+        Lognormal(dist="lognormal", mean=2.0, sd=1.5)

@@ -146,7 +146,7 @@ def test_residual_law_differs_from_fresh_stays():
     from sim.config.distributions import Lognormal, residual_after_elapsed
 
     rng = np.random.default_rng(1)
-    law = Lognormal(dist="lognormal", mean=2.0, sd=3.0)
+    law = Lognormal(dist="lognormal", mean=2.0, sd=3.0, unit="years")
     _, residual = residual_after_elapsed(law, rng, 50_000)
     fresh = law.sample(rng, 50_000)
     # equilibrium residual mean is E[S^2] / (2 E[S]) = (sd^2 + mean^2) / (2 mean)

@@ -111,7 +111,7 @@ def national(baseline: dict, rows: list[dict]) -> tuple[dict, float]:
         "inflow": {"per_year": round(sum(r["inflow_per_year"] for r in rows), 1),
                    "municipalities": {"Nederland": 1.0}},
         "waitlist": {"policy": "per_provider",
-                     "withdrawal_per_year": base.get("waitlist", {}).get("withdrawal_per_year", 0.0)},
+                     "withdrawal_per_year": base["waitlist"]["withdrawal_per_year"]},  # required, no default
         "providers": providers,
         "bridging": bridging,
         "uitstroom": uitstroom,
@@ -121,7 +121,7 @@ def national(baseline: dict, rows: list[dict]) -> tuple[dict, float]:
             "residents": places,
             "ready_to_leave": _scaled_count(initial.get("ready_to_leave", 0), scale),
             "waiting": sum(r["waitlist"] for r in rows),
-            "waited": initial.get("waited", {"dist": "fixed", "value": 0.0}),
+            "waited": initial.get("waited", {"dist": "fixed", "value": 0.0, "unit": "years"}),
         },
     }
     for key in PER_CLIENT_BLOCKS:  # blocks with nothing to scale, copied when the baseline has them

@@ -6,27 +6,29 @@ these, written as a mapping with a ``dist`` key, e.g.::
     {dist: lognormal, mean: 7.5, sd: 6, unit: years}
 
 Parameters are given in the stated ``unit`` (days, months or years); samples are
-returned in days, the simulation's time unit.
+returned in days, the simulation's time unit. The unit is required: a duration without
+one is an error that shows what to write, never a silent default.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 DAYS_PER_YEAR = 365.25
 UNIT_DAYS = {"days": 1.0, "months": DAYS_PER_YEAR / 12.0, "years": DAYS_PER_YEAR}
 
 Unit = Literal["days", "months", "years"]
+UNITS = ("days", "months", "years")
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    unit: Unit = "years"
+    unit: Unit
 
     @property
     def scale_days(self) -> float:
@@ -162,9 +164,32 @@ class Empirical(_Dist):
         return float(np.average(self.values, weights=p))
 
 
+def _flow(value: Any) -> str:
+    """A value as YAML flow text, for an example in a message."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def require_unit(value: Any) -> Any:
+    """A duration mapping must state its unit; the message shows the mapping with one. (An
+    unknown ``dist`` is left to the discriminator to report.)"""
+    if isinstance(value, dict) and value.get("dist") in DIST_NAMES and "unit" not in value:
+        example = _flow({**value, "unit": "years"})
+        raise ValueError(f"expected a unit: {', '.join(UNITS[:-1])} or {UNITS[-1]}, e.g. {example}")
+    return value
+
+
+DIST_NAMES = ("exponential", "lognormal", "gamma", "weibull", "uniform", "fixed", "empirical")
+
 Duration = Annotated[
     Union[Exponential, Lognormal, Gamma, Weibull, Uniform, Fixed, Empirical],
     Field(discriminator="dist"),
+    BeforeValidator(require_unit),
 ]
 
 

@@ -30,6 +30,13 @@ Count = Annotated[int, Field(ge=0)]
 #: stock: nobody is admitted until enough have left), but not by more than this factor: beyond it
 #: the number is a typo, not a region.
 MAX_OVERFULL = 1.5
+#: What to write for a required key that is missing (no silent default), by key path.
+MISSING = {
+    "waitlist": "missing; write the block with the withdrawal rate, e.g. waitlist: {withdrawal_per_year: 0.25} "
+                "(0 if nobody leaves the list without a place)",
+    "waitlist.withdrawal_per_year": "missing; write the rate at which a waiting client leaves the list, per year, "
+                                    "e.g. withdrawal_per_year: 0.25 (0 if nobody leaves the list without a place)",
+}
 #: A number per calendar year, or one number for every year. A mapping is a step
 #: function: each listed year holds until the next listed year.
 YearlyValue = Rate | dict[int, Rate]
@@ -89,7 +96,7 @@ class Review(_Block):
 
 class Waitlist(_Block):
     policy: Literal["per_provider", "central"] = "per_provider"
-    withdrawal_per_year: Rate = 0.0
+    withdrawal_per_year: Rate = Field(description="required: the rate at which a waiting client leaves the list")
     max_length: Count | None = Field(None, description="per list; arrivals finding it full are turned away")
     intake_stop: Count | None = Field(None, description="no new clients while the region's lists hold this many")
     review: Review = Review()
@@ -167,7 +174,7 @@ class BeschermdThuis(_Block):
     start: dt.date | None = None
     home_probability: Probability = 1.0
     places: Count | None = Field(None, description="null = unlimited")
-    duration: Duration = {"dist": "fixed", "value": 2.0}
+    duration: Duration = {"dist": "fixed", "value": 2.0, "unit": "years"}
 
 
 class OutsideContract(_Block):
@@ -218,14 +225,14 @@ class Attribution(_Block):
 
 class Relapse(_Block):
     probability: Probability = 0.0
-    delay: Duration = {"dist": "fixed", "value": 1.0}
+    delay: Duration = {"dist": "fixed", "value": 1.0, "unit": "years"}
 
 
 class Initial(_Block):
     residents: Count | None = Field(None, description="default: every place occupied")
     ready_to_leave: Count = 0
     waiting: Count = 0
-    waited: Duration = {"dist": "fixed", "value": 0.0}
+    waited: Duration = {"dist": "fixed", "value": 0.0, "unit": "years"}
 
     @model_validator(mode="after")
     def _ready_within(self):
@@ -241,7 +248,7 @@ class Scenario(_Block):
     end: dt.date
     profiles: dict[str, Profile] = Field(min_length=1)
     inflow: Inflow
-    waitlist: Waitlist = Waitlist()
+    waitlist: Waitlist
     providers: dict[str, Provider] = Field(min_length=1)
     bridging: Bridging = Bridging()
     uitstroom: Uitstroom
@@ -338,13 +345,29 @@ def value_in_year(value: float | dict[int, float], year: int) -> float:
 # ---------------------------------------------------------------- loading
 
 
+class Replace(dict):
+    """A mapping tagged ``!replace`` in YAML: under ``extends:`` it takes the place of the
+    parent's mapping whole instead of being merged into it (``providers: !replace {...}``
+    drops every provider of the parent that it does not list)."""
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every :class:`Replace` turned back into a plain dict (after merging)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 def deep_merge(base: dict, override: dict) -> dict:
-    """``override`` merged into ``base``, mapping by mapping. A distribution (a mapping with a
-    ``dist`` key) is replaced whole: a child that writes one does not inherit the parent's unit
-    or parameters."""
+    """``override`` merged into ``base``, mapping by mapping. A mapping tagged ``!replace``
+    (:class:`Replace`) replaces the base's whole, and so does a distribution (a mapping with a
+    ``dist`` key): a child that writes one does not inherit the parent's unit or parameters."""
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and "dist" not in value:
+        if (isinstance(value, dict) and not isinstance(value, Replace) and isinstance(out.get(key), dict)
+                and "dist" not in value):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
@@ -368,9 +391,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     "keep one", key_node.start_mark)
         return super().construct_mapping(node, deep)
 
+    def construct_replace(self, node):
+        """``!replace {...}``: a mapping that replaces the parent's under ``extends:``."""
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, "!replace goes on a mapping (a list or a single value replaces the parent's anyway)",
+                node.start_mark)
+        return Replace(self.construct_mapping(node, deep=True))
+
+
+_UniqueKeyLoader.add_constructor("!replace", _UniqueKeyLoader.construct_replace)
+
 
 def safe_load(text: str):
-    """``yaml.safe_load`` that refuses duplicate keys."""
+    """``yaml.safe_load`` that refuses duplicate keys and knows ``!replace`` (see :class:`Replace`)."""
     return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
@@ -392,17 +426,18 @@ def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
 
 
 def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
-    """The scenario mapping with ``extends:`` resolved (paths relative to the file)."""
+    """The scenario mapping with ``extends:`` resolved (paths relative to the file): this file's
+    keys deep-merged over the parent's, a mapping tagged ``!replace`` replacing the parent's."""
     path = Path(path).resolve()
     if path in _seen:
         raise ScenarioError(f"{path}: extends: forms a cycle")
     data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
-        return data
+        return plain(data)
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: extends: expected a file name, got {parent!r}")
-    return deep_merge(load_raw(path.parent / parent, _seen + (path,)), data)
+    return plain(deep_merge(load_raw(path.parent / parent, _seen + (path,)), data))
 
 
 def apply_override(data: dict, assignment: str) -> dict:
@@ -432,7 +467,7 @@ def with_values(data: dict, values: dict[str, Any]) -> dict:
             child = node.get(part)
             node[part] = dict(child) if isinstance(child, dict) else {}
             node = node[part]
-        node[parts[-1]] = value
+        node[parts[-1]] = plain(value)
     return out
 
 
@@ -444,6 +479,8 @@ def format_errors(source: str, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif err["type"] == "missing" and loc in MISSING:
+            msg = MISSING[loc]
         where = f"{source}: {loc}" if loc else source
         got = err.get("input")
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
