@@ -334,6 +334,14 @@ class Scenario(_Block):
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def add_years(date: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later (29 February becomes 28 February)."""
+    try:
+        return date.replace(year=date.year + years)
+    except ValueError:
+        return date.replace(year=date.year + years, day=28)
+
+
 def value_in_year(value: float | dict[int, float], year: int) -> float:
     """A :data:`YearlyValue` for one calendar year (step function over listed years)."""
     if not isinstance(value, dict):
