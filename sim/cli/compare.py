@@ -69,7 +69,9 @@ def compare_command(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/compare-<scenarios>)"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the table (default: the last)"),
     posterior: Optional[Path] = typer.Option(None, "--posterior",
-                                             help="posterior.csv of a calibration: draw parameters across replications"),
+                                             help="posterior.csv of a calibration: draw parameters across "
+                                                  "replications (its columns override every scenario's values; "
+                                                  "refused if the scenarios differ on one of them)"),
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
@@ -85,12 +87,17 @@ def compare_command(
     loaded = [load_scenario(path, []) for path in scenarios]
     draws = None
     if posterior is not None:
-        from ..analysis.calibrate import CalibrationError, sample_posterior
+        from ..analysis.calibrate import CalibrationError, differing_keys, sample_posterior
 
         try:
-            draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed)
+            draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=loaded,
+                                     labels=_labels(scenarios, [sc.name for sc in loaded]))
         except CalibrationError as exc:
             fail(str(exc))
+        erased = differing_keys(list(draws[0]), loaded)
+        if erased:
+            fail(f"--posterior {posterior}: its column {erased[0]} is a key on which the scenarios differ; the "
+                 "posterior would set it alike in all of them and erase that difference (drop the column)")
     calendar = Calendar(loaded[0].start, loaded[0].end)
     check_year(year, calendar)
     year = calendar.years[-1] if year is None else year

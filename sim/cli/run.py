@@ -40,8 +40,11 @@ def summary_table(summary, title: str) -> Table:
     return table
 
 
-def posterior_scenarios(sc, posterior: Path, replications: int, per_draw: int, seed: int) -> list:
-    """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw)."""
+def posterior_scenarios(sc, posterior: Path, replications: int, per_draw: int, seed: int,
+                        overrides: list[str] = ()) -> list:
+    """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw).
+    Everything is checked before any replication runs: the file, that every drawn set fits the
+    scenario, and that no ``--set`` touches a key the posterior sets (it would be overridden)."""
     from ..analysis import calibrate
     from ..config.scenario import ScenarioError
     from ..experiment.replications import posterior_variants
@@ -49,7 +52,15 @@ def posterior_scenarios(sc, posterior: Path, replications: int, per_draw: int, s
     if replications % per_draw:
         fail(f"--replications {replications}: with --posterior it must be a multiple of --per-draw "
              f"{per_draw} (each parameter draw gets {per_draw} replications)")
-    draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed)
+    columns = calibrate.parameter_keys(calibrate.read_posterior(posterior))
+    for assignment in overrides:
+        key = ".".join(p for p in assignment.split("=", 1)[0].strip().split(".") if p)
+        for column in columns:
+            if key == column or column.startswith(key + ".") or key.startswith(column + "."):
+                fail(f"--set {key}: the --posterior {posterior} sets {column} in every replication, which would "
+                     "override it; drop the --set or that column")
+    draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=[sc],
+                                       labels=[str(sc.name)])
     try:
         return posterior_variants(sc, draws, per_draw)[:replications]
     except ScenarioError as exc:
@@ -74,12 +85,14 @@ def run(
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>)"),
-    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable); not a key "
+                                   "that --posterior sets (refused: the posterior would override it)"),
     plots: bool = typer.Option(True, help="write PNG plots"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
     posterior: Optional[Path] = typer.Option(None, "--posterior",
-                                             help="posterior.csv of a calibration: draw parameters across replications"),
+                                             help="posterior.csv of a calibration: draw parameters across "
+                                                  "replications (its columns override the scenario's values)"),
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
     event_log: bool = typer.Option(False, "--event-log", help="also write events.csv: one row per client state change"),
     clients: bool = typer.Option(False, "--clients", help="also write clients.csv: one record per client journey"),
@@ -95,7 +108,7 @@ def run(
     variants = None
     if posterior is not None:
         try:
-            variants = posterior_scenarios(sc, posterior, replications, per_draw, seed)
+            variants = posterior_scenarios(sc, posterior, replications, per_draw, seed, set_)
         except CalibrationError as exc:
             fail(str(exc))
     started = time.perf_counter()

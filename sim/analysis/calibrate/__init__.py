@@ -56,8 +56,8 @@ from .fitting import Calibration, fit, generations_frame
 from .horizon import fit_data, trimmed
 from .matching import Matcher
 from .observations import HOLDOUT, MATCHES, OBS_COLUMNS, USES, Observation, read_observations, record_indices
-from .posterior import (fitted_table, posterior_frame, posterior_overrides, read_posterior, sample_posterior,
-                        weighted_quantile)
+from .posterior import (differing_keys, fitted_table, parameter_keys, posterior_frame, posterior_overrides,
+                        read_posterior, sample_posterior, weighted_quantile)
 from .prediction import BAND, SERIES, predictive, predictive_table
 from .progress import Progress, ProgressEvent, no_progress
 from .simulation import run_sets, simulate_set
@@ -67,8 +67,8 @@ __all__ = [
     "BAND", "CHECKPOINTS", "HOLDOUT", "MATCHES", "OBS_COLUMNS", "SERIES", "USES",
     "Box", "Calibration", "CalibrationError", "Config", "Generation", "Matcher", "Method", "Observation", "Parameter",
     "Progress", "ProgressEvent", "Validation",
-    "abc_smc", "check_holdout", "digest", "fit", "fit_data", "fitted_table", "generations_frame", "load_checkpoints",
-    "load_config", "no_progress", "parameter_values", "posterior_frame", "posterior_overrides", "predictive",
+    "abc_smc", "check_holdout", "differing_keys", "digest", "fit", "fit_data", "fitted_table", "generations_frame", "load_checkpoints",
+    "load_config", "no_progress", "parameter_keys", "parameter_values", "posterior_frame", "posterior_overrides", "predictive",
     "predictive_table", "prior_box", "read_observations", "read_posterior", "record_indices", "run_sets",
     "sample_posterior", "save_checkpoint", "scaled_rms", "score_holdout", "simulate_set", "start_checkpoints",
     "trimmed", "weighted_quantile", "write_atomic",

@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,17 +24,26 @@ from .errors import CalibrationError
 from .observations import HOLDOUT, Observation, read_observations, record_indices
 
 
+#: Upper bounds of the method's numbers: beyond them a calibration is a typo, not a plan (the
+#: Haarlem calibration uses 600 sets, 12 generations, 3 replications and 200 draws).
+MAX_POPULATION = 100_000
+MAX_GENERATIONS = 1_000
+MAX_REPLICATIONS = 1_000
+MAX_DRAWS = 100_000
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class _Prior(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    low: float
-    high: float
+    low: Finite
+    high: Finite
     integer: bool = False
 
 
 class _Distance(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["scaled_rms"] = "scaled_rms"
-    discrepancy_relative: float = Field(0.05, ge=0)
+    discrepancy_relative: float = Field(0.05, ge=0, le=10, allow_inf_nan=False)
 
 
 class Method(BaseModel):
@@ -42,12 +51,12 @@ class Method(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["abc-smc"] = "abc-smc"
-    population: int = Field(400, ge=4)
+    population: int = Field(400, ge=4, le=MAX_POPULATION)
     alpha: float = Field(0.5, gt=0, lt=1)
-    generations: int = Field(10, ge=1)
+    generations: int = Field(10, ge=1, le=MAX_GENERATIONS)
     min_acceptance: float = Field(0.05, ge=0, le=1)
-    replications: int = Field(3, ge=1)
-    seed: int = 1
+    replications: int = Field(3, ge=1, le=MAX_REPLICATIONS)
+    seed: int = Field(1, ge=0)
 
     @property
     def kept(self) -> int:
@@ -56,7 +65,7 @@ class Method(BaseModel):
 
 class _Predictive(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    draws: int = Field(200, ge=2)
+    draws: int = Field(200, ge=2, le=MAX_DRAWS)
 
 
 class _File(BaseModel):
@@ -136,14 +145,41 @@ def _check_parameters(path: Path, priors: dict[str, _Prior], data: dict) -> tupl
     return tuple(params)
 
 
+def _read_yaml(path: Path) -> dict:
+    """The calibration file as a mapping, read with the loader that refuses a duplicate key; what
+    is not YAML is one line naming the file's line (YAML's own message spans several)."""
+    import yaml
+
+    if not path.is_file():
+        raise CalibrationError(f"{path}: file not found" if not path.exists()
+                               else f"{path}: expected a calibration YAML file, got a folder")
+    try:
+        data = scenario_mod.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CalibrationError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = "; ".join(t for t in (exc.context, exc.problem) if t)
+        raise CalibrationError(f"{path}: {where}not valid YAML: {what}") from None
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2022-02-30
+        raise CalibrationError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{path}: expected a mapping of keys at the top level (scenario, observations, "
+                               "parameters, ...)")
+    return data
+
+
 def load_config(path: str | Path, cutoff: dt.date | None = None) -> Config:
     """Read a calibration file; with ``cutoff``, fitted observations ending after it are held out."""
     path = Path(path)
-    raw = scenario_mod.read_yaml(path, CalibrationError)
+    raw = _read_yaml(path)
     try:
         spec = _File.model_validate(raw)
     except ValidationError as exc:
-        raise CalibrationError(scenario_mod.format_errors(str(path), exc)) from None
+        raise CalibrationError(scenario_mod.format_errors(str(path), exc).replace("\n", "; ")) from None
     scenario_path = (path.parent / spec.scenario).resolve()
     if not scenario_path.is_file():
         raise CalibrationError(f"{path}: scenario: file not found: {scenario_path}")
@@ -151,8 +187,10 @@ def load_config(path: str | Path, cutoff: dt.date | None = None) -> Config:
         data = scenario_mod.load_raw(scenario_path)
         base = scenario_mod.from_mapping(data, str(scenario_path))
     except scenario_mod.ScenarioError as exc:
-        raise CalibrationError(f"{path}: scenario: {exc}") from None
+        raise CalibrationError(f"{path}: scenario: {exc}".replace("\n", "; ")) from None
     obs_path = (path.parent / spec.observations).resolve()
+    if not obs_path.is_file():
+        raise CalibrationError(f"{path}: observations: file not found: {obs_path}")
     observations = read_observations(obs_path)
     calendar = Calendar(base.start, base.end)
     for obs in observations:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,63 +51,135 @@ def next_day(day: dt.date) -> dt.date:
     return day + dt.timedelta(days=1)
 
 
+#: Dates outside these years are typos (and the last day of year 9999 has no next day).
+YEARS = (1900, 2200)
+
+
 def _date(text: str, where: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text.strip())
+        day = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise CalibrationError(f"{where}: not a date (YYYY-MM-DD): {text!r}") from None
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise CalibrationError(f"{where}: the date {text.strip()} is not between {YEARS[0]} and {YEARS[1]}")
+    return day
 
 
 def read_observations(path: str | Path) -> list[Observation]:
-    """Read and check an observations CSV (columns ``OBS_COLUMNS``; optional ``sd``, ``use``, ``note``)."""
+    """Read and check an observations CSV: columns ``OBS_COLUMNS`` and ``sd`` (optional ``use``,
+    ``note``), lines starting with ``#`` are comments. Every bad row is one :class:`CalibrationError`
+    naming the file, the line and what is expected."""
     path = Path(path)
     if not path.is_file():
-        raise CalibrationError(f"{path}: observations file not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+        raise CalibrationError(f"{path}: observations file not found" if not path.exists()
+                               else f"{path}: expected an observations CSV file, got a folder")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CalibrationError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    # comments become blank lines, which are skipped, so that line numbers stay the file's own
+    lines = ["\n" if line.lstrip().startswith("#") else line for line in text.splitlines(keepends=True)]
+    reader = csv.reader(lines)
+    header: list[str] = []
+    rows: list[tuple[list[str], int]] = []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if header:
+                rows.append((row, reader.line_num))
+            else:
+                header = [c.strip() for c in row]
+                _check_header(path, header, reader.line_num)
+    except csv.Error as exc:
+        raise CalibrationError(f"{path}: line {reader.line_num}: not a CSV row: {exc}") from None
+    if not header:
+        raise CalibrationError(f"{path}: empty file: expected a header line {','.join(REQUIRED + OPTIONAL)} "
+                               "and a row per observation")
     if not rows:
-        raise CalibrationError(f"{path}: no observations")
-    missing = [c for c in OBS_COLUMNS if c not in rows[0]]
-    if missing:
-        raise CalibrationError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise CalibrationError(f"{path}: no observations: expected a row per observation after the header line")
     out = []
-    for i, row in enumerate(rows, start=2):  # line 1 is the header
-        where = f"{path}: line {i}"
-        metric, municipality = _split_metric(row["metric"].strip(), where)
-        match = row["match"].strip()
-        if match not in MATCHES:
-            raise CalibrationError(f"{where}: match {match!r} must be one of {', '.join(MATCHES)}")
-        stock = metric in MUNICIPAL_STOCKS if municipality else KIND[metric] == "stock"
-        if match == "point" and not stock:
-            raise CalibrationError(f"{where}: {metric} is a flow; match it as a period 'total' or 'average'")
-        if match == "total" and stock:
-            raise CalibrationError(f"{where}: {metric} is a stock; a period 'total' needs a flow")
-        if municipality and match == "average":
-            raise CalibrationError(f"{where}: a municipality's {metric} is kept per year; match it as 'point' or 'total'")
-        when = row["date_or_period"].strip()
-        if match == "point":
-            if "/" in when:
-                raise CalibrationError(f"{where}: a point observation needs one date, got {when!r}")
-            start = end = _date(when, where)
-        else:
-            if "/" not in when:
-                raise CalibrationError(f"{where}: a '{match}' observation needs a period start/end, got {when!r}")
-            start, end = (_date(part, where) for part in when.split("/", 1))
-            if start.day != 1 or next_day(end).day != 1 or end < start:
-                raise CalibrationError(f"{where}: the period {when} must run from a first to a last day of a month")
-        try:
-            value = float(row["value"])
-            sd = float(row.get("sd") or "nan")
-        except ValueError:
-            raise CalibrationError(f"{where}: value and sd must be numbers") from None
-        if not sd > 0:
-            raise CalibrationError(f"{where}: sd (the observation error) must be a positive number")
-        use = (row.get("use") or "fit").strip()
-        if use not in USES:
-            raise CalibrationError(f"{where}: use {use!r} must be one of {', '.join(USES)}")
-        out.append(Observation(i, metric, start, end, match, value, sd, use, row["source"].strip(),
-                               (row.get("note") or "").strip(), municipality))
+    seen: dict[tuple, int] = {}
+    for cells, line in rows:
+        where = f"{path}: line {line}"
+        if len(cells) != len(header):
+            raise CalibrationError(f"{where}: {len(cells)} fields, expected {len(header)} as in the header "
+                                   f"({','.join(header)}); quote a text holding a comma")
+        obs = _observation({k: v.strip() for k, v in zip(header, cells)}, line, where)
+        key = (obs.label, obs.start, obs.end, obs.match)
+        if key in seen:
+            raise CalibrationError(f"{where}: {obs.name} ({obs.match}) is already observed on line {seen[key]}; "
+                                   "keep one row per date_or_period, metric and match")
+        seen[key] = line
+        out.append(obs)
     return out
+
+
+#: Columns an observations CSV must have, and those it may have.
+REQUIRED = OBS_COLUMNS + ("sd",)
+OPTIONAL = ("use", "note")
+#: No metric of the model is negative or above this (euros a year of a region included).
+MAX_VALUE = 1e12
+
+
+def _check_header(path: Path, header: list[str], line: int) -> None:
+    expected = f"(expected {', '.join(REQUIRED)}; optional: {', '.join(OPTIONAL)})"
+    for i, column in enumerate(header):
+        if column in header[:i]:
+            raise CalibrationError(f"{path}: line {line}: column {column!r} is named twice {expected}")
+        if column not in REQUIRED + OPTIONAL:
+            raise CalibrationError(f"{path}: line {line}: unknown column {column!r} {expected}")
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise CalibrationError(f"{path}: line {line}: missing column(s) {', '.join(missing)} {expected}")
+
+
+def _number(row: dict, column: str, where: str) -> float:
+    text = row[column]
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise CalibrationError(f"{where}: {column}: expected a finite number, got {text!r}")
+    return value
+
+
+def _observation(row: dict, line: int, where: str) -> Observation:
+    metric, municipality = _split_metric(row["metric"], where)
+    match = row["match"]
+    if match not in MATCHES:
+        raise CalibrationError(f"{where}: match {match!r} must be one of {', '.join(MATCHES)}")
+    stock = metric in MUNICIPAL_STOCKS if municipality else KIND[metric] == "stock"
+    if match == "point" and not stock:
+        raise CalibrationError(f"{where}: {metric} is a flow; match it as a period 'total' or 'average'")
+    if match == "total" and stock:
+        raise CalibrationError(f"{where}: {metric} is a stock; a period 'total' needs a flow")
+    if municipality and match == "average":
+        raise CalibrationError(f"{where}: a municipality's {metric} is kept per year; match it as 'point' or 'total'")
+    when = row["date_or_period"]
+    if match == "point":
+        if "/" in when:
+            raise CalibrationError(f"{where}: a point observation needs one date, got {when!r}")
+        start = end = _date(when, where)
+    else:
+        if "/" not in when:
+            raise CalibrationError(f"{where}: a '{match}' observation needs a period start/end, got {when!r}")
+        start, end = (_date(part, where) for part in when.split("/", 1))
+        if start.day != 1 or next_day(end).day != 1 or end < start:
+            raise CalibrationError(f"{where}: the period {when} must run from a first to a last day of a month")
+    value = _number(row, "value", where)
+    if not 0 <= value <= MAX_VALUE:
+        raise CalibrationError(f"{where}: value: expected a number from 0 to {MAX_VALUE:g} "
+                               f"(the model's {metric} is never negative), got {row['value']!r}")
+    sd = _number(row, "sd", where)
+    if not 0 < sd <= MAX_VALUE:
+        raise CalibrationError(f"{where}: sd (the observation error): expected a positive number, got {row['sd']!r}")
+    use = row.get("use") or "fit"
+    if use not in USES:
+        raise CalibrationError(f"{where}: use {use!r} must be one of {', '.join(USES)}")
+    return Observation(line, metric, start, end, match, value, sd, use, row["source"], row.get("note") or "",
+                       municipality)
 
 
 def _split_metric(text: str, where: str) -> tuple[str, str | None]:

@@ -45,10 +45,18 @@ def read_municipalities(path: str | Path, objective_column: str = "objective_sha
     path = Path(path)
     if not path.is_file():
         raise VerdeelError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = [c.strip() for c in reader.fieldnames or []]
-        rows = [({(k or "").strip(): (v or "").strip() for k, v in row.items()}, reader.line_num) for row in reader]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            rows = [(_cells(path, row, columns, reader.line_num), reader.line_num) for row in reader]
+    except UnicodeDecodeError as exc:
+        raise VerdeelError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    except csv.Error as exc:
+        raise VerdeelError(f"{path}: line {reader.line_num}: not a CSV row: {exc}") from None
+    for i, column in enumerate(columns):
+        if column in columns[:i]:
+            raise VerdeelError(f"{path}: line 1: column {column!r} is named twice")
     for column in (*REQUIRED_COLUMNS, objective_column):
         if column not in columns:
             raise VerdeelError(f"{path}: column {column!r} is missing (columns: {', '.join(columns) or 'none'})")
@@ -61,7 +69,8 @@ def read_municipalities(path: str | Path, objective_column: str = "objective_sha
         if not name:
             raise VerdeelError(f"{path}: line {line}: municipality: empty name")
         if name in names:
-            raise VerdeelError(f"{path}: line {line} ({name}): listed twice")
+            raise VerdeelError(f"{path}: line {line} ({name}): listed twice (first on line "
+                               f"{rows[names.index(name)][1]}); keep one row per municipality")
         names.append(name)
         for column in shares:
             text = row[column]
@@ -81,6 +90,15 @@ def read_municipalities(path: str | Path, objective_column: str = "objective_sha
     exact = {c: np.array(v) / sum(v) for c, v in shares.items()}
     return Municipalities(path, names, exact["inflow_share"], exact["historic_share"], exact[objective_column],
                           objective_column)
+
+
+def _cells(path: Path, row: dict, columns: list[str], line: int) -> dict[str, str]:
+    """A row's cells by column name, stripped; a row with fewer or more fields than the header is refused."""
+    if None in row or None in row.values():
+        fields = len(columns) + len(row.get(None) or ()) - sum(v is None for v in row.values())
+        raise VerdeelError(f"{path}: line {line}: {fields} fields, expected {len(columns)} as in the header "
+                           f"({','.join(columns)}); quote a text holding a comma")
+    return {k.strip(): v.strip() for k, v in row.items()}
 
 
 def check_against_scenario(table: Municipalities, scenario: Scenario,

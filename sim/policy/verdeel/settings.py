@@ -15,6 +15,8 @@ REGIMES = ("historic", "objective", "phased", "two_track")
 DEFAULT_PHASE_IN = [round(0.1 * k, 1) for k in range(11)]
 #: ``macro_budget: scenario_cost``: the run's own mean regional cost, year by year (budget-neutral).
 SCENARIO_COST = "scenario_cost"
+#: More euros a year than this (a trillion) is a typo, not a region's BW budget.
+MAX_EUROS = 1e12
 
 
 class VerdeelError(ValueError):
@@ -50,8 +52,8 @@ class Settings(BaseModel):
                 raise ValueError("expected at least one year")
             out = {}
             for year, amount in value.items():
-                if isinstance(year, bool) or not isinstance(year, int):
-                    raise ValueError(f"expected years as keys, got {year!r}")
+                if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+                    raise ValueError(f"expected years (1900 to 2200) as keys, got {year!r}")
                 out[year] = _amount(amount, f"the budget for {year}")
             return out
         return _amount(value, "the budget")
@@ -81,6 +83,8 @@ def _amount(value, what: str) -> float:
         raise ValueError(f"{what}: expected a number of euros or {SCENARIO_COST!r}, got {value!r}")
     if value < 0:
         raise ValueError(f"{what} cannot be negative (got {value:g})")
+    if value > MAX_EUROS:
+        raise ValueError(f"{what}: expected at most {MAX_EUROS:g} euros a year (got {value:g})")
     return float(value)
 
 
