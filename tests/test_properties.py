@@ -191,13 +191,19 @@ def _spoil(draw, data: dict) -> None:
 
 
 def _places_never_cut(sc) -> bool:
-    """No provider's places ever go down (a schedule only adds), and no capacity path divides them."""
+    """No provider's places ever go down: no capacity path divides them, and no schedule entry sets
+    fewer than the provider has by then (a conversion adds places; on the same date it is counted
+    first, so that a tie counts as a cut)."""
     if sc.capacity_path is not None:
         return False
-    for provider in sc.providers.values():
-        levels = [provider.places] + [c.places for c in provider.schedule]
-        if any(b < a for a, b in zip(levels, levels[1:])):
-            return False
+    for name, provider in sc.providers.items():
+        events = sorted([(c.date, 0, c.places) for c in sc.conversions if c.provider == name]
+                        + [(c.date, 1, c.places) for c in provider.schedule])
+        places = provider.places
+        for _, kind, number in events:
+            if kind == 1 and number < places:
+                return False
+            places = places + number if kind == 0 else number
     return True
 
 
