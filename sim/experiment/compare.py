@@ -17,11 +17,13 @@ place-years (``blocked_place_years``), cost in € million.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import warnings
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -100,13 +102,108 @@ def unique_labels(names: list[str]) -> list[str]:
     return out
 
 
+# ---------------------------------------------------------------- what a scenario changes
+
+
+@dataclass(frozen=True)
+class Change:
+    """One key whose resolved value differs from the reference's (``None``: absent or null)."""
+
+    key: str
+    before: Any
+    after: Any
+
+
+#: Keys that name or describe a scenario rather than change what it does.
+NOT_A_CHANGE = ("name", "description")
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Key path -> value for every leaf of a scenario mapping. A distribution (a mapping with
+    ``dist``) and a list are leaves, kept whole."""
+    if isinstance(data, dict) and data and "dist" not in data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def scenario_changes(reference: Scenario, other: Scenario) -> list[Change]:
+    """Every key of ``other`` (resolved, as JSON) that differs from ``reference``, in the
+    scenario's key order; its name and description are not counted as changes."""
+    a, b = flatten(reference.model_dump(mode="json")), flatten(other.model_dump(mode="json"))
+    changes = []
+    for key in list(b) + [k for k in a if k not in b]:
+        if key.split(".")[0] in NOT_A_CHANGE:
+            continue
+        before, after = a.get(key), b.get(key)
+        if before == after:
+            continue
+        # a null block on one side, filled in on the other: its keys below say what changed
+        if (key not in a and after is None) or (key not in b and before is None):
+            continue
+        changes.append(Change(key, before, after))
+    return changes
+
+
+def _dates(value: Any) -> list[dt.date]:
+    """The ISO dates in a value (a date, a list of dated entries, ...)."""
+    if isinstance(value, str):
+        try:
+            return [dt.date.fromisoformat(value)] if len(value) == 10 else []
+        except ValueError:
+            return []
+    if isinstance(value, dict):
+        return [d for v in value.values() for d in _dates(v)]
+    if isinstance(value, list):
+        return [d for v in value for d in _dates(v)]
+    return []
+
+
+def policy_start(changes: list[Change], start: dt.date) -> dt.date | None:
+    """The first date from which a scenario differs from the reference: the earliest date in what
+    it changes (a capacity change, an ``extra_from`` or ``start``: for a list, only its entries
+    that differ), else ``start`` (a change without a date holds from the start); None if nothing
+    changes."""
+    if not changes:
+        return None
+    dates = []
+    for c in changes:
+        if isinstance(c.before, list) or isinstance(c.after, list):
+            old, new = c.before or [], c.after or []
+            dates += _dates([e for e in new if e not in old] + [e for e in old if e not in new])
+        else:
+            dates += _dates(c.after) + _dates(c.before)
+    return max(start, min(dates)) if dates else start
+
+
 @dataclass
 class Comparison:
-    """The runs of every scenario (the first is the reference) and their tidy comparison frame."""
+    """The runs of every scenario (the first is the reference) and their tidy comparison frame.
+    ``posterior``: ``{"file", "draws", "replications_per_draw"}`` when parameters were drawn from
+    a calibration's posterior, else None."""
 
     labels: list[str]
     results: list[Results]
     frame: pd.DataFrame
+    posterior: dict | None = field(default=None)
+
+    def changes(self, k: int) -> list[Change]:
+        """What scenario ``k`` changes against the reference."""
+        return scenario_changes(self.results[0].scenario, self.results[k].scenario)
+
+    def policy_start(self, k: int) -> dt.date | None:
+        """The first date from which scenario ``k`` differs from the reference (None: it does not)."""
+        return policy_start(self.changes(k), self.results[k].scenario.start)
+
+    def identical_to(self, k: int) -> int | None:
+        """The first earlier scenario whose every replication gave the same numbers as ``k``'s."""
+        for j in range(k):
+            a, b = self.results[j], self.results[k]
+            if all(np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True) for f in ("monthly", "yearly")):
+                return j
+        return None
 
     @property
     def reference(self) -> str:
@@ -229,7 +326,8 @@ def compare(scenarios: list[Scenario], replications: int, seed: int = 1, workers
         results = [run_replications(sc, replications, seed=seed, workers=workers, progress=progress, executor=pool,
                                     variants=posterior_variants(sc, draws, per_draw)[:replications] if draws else None)
                    for sc in scenarios]
-    return Comparison(labels, results, comparison_frame(labels, results))
+    posterior = {"file": None, "draws": len(draws), "replications_per_draw": per_draw} if draws else None
+    return Comparison(labels, results, comparison_frame(labels, results), posterior)
 
 
 # ---------------------------------------------------------------- saving and loading
@@ -237,23 +335,33 @@ def compare(scenarios: list[Scenario], replications: int, seed: int = 1, workers
 ARRAYS = "arrays.npz"
 META = "comparison.json"
 CSV = "comparison.csv"
+PARQUET = "comparison.parquet"
 
 
 #: The per-replication arrays of :class:`Results` that a saved comparison keeps.
 ARRAY_FIELDS = ("monthly", "yearly", "municipal")
 
 
-def save(comparison: Comparison, folder: str | Path) -> None:
-    """Write ``comparison.csv``, ``comparison.json`` (labels, seed, scenarios, metric names) and
-    ``arrays.npz`` (every replication's arrays) into an existing folder."""
+def save(comparison: Comparison, folder: str | Path, fmt: str = "csv") -> None:
+    """Write ``comparison.csv`` (or ``comparison.parquet``, ``fmt``), ``comparison.json`` (labels,
+    seed, every scenario's own resolved parameters, what each changes against the reference and
+    from when, the posterior used, metric names) and ``arrays.npz`` (every replication's arrays)
+    into an existing folder."""
     folder = Path(folder)
-    comparison.frame.to_csv(folder / CSV, index=False)
+    if fmt == "parquet":
+        comparison.frame.to_parquet(folder / PARQUET, index=False)
+    else:
+        comparison.frame.to_csv(folder / CSV, index=False)
+    starts = [comparison.policy_start(k) for k in range(len(comparison.results))]
     meta = {
         "labels": comparison.labels,
         "seed": comparison.seed,
         "replications": comparison.replications,
+        "posterior": comparison.posterior,
         "metrics": {"monthly": list(MONTHLY), "yearly": list(YEARLY), "municipal": list(MUNICIPAL)},
         "scenarios": [r.scenario.model_dump(mode="json") for r in comparison.results],
+        "changes": [[asdict(c) for c in comparison.changes(k)] for k in range(len(comparison.results))],
+        "policy_start": [None if d is None else d.isoformat() for d in starts],
     }
     (folder / META).write_text(json.dumps(meta, indent=2, default=str))
     arrays = {}
@@ -299,4 +407,4 @@ def load(folder: str | Path) -> Comparison:
                     raise CompareError(f"{folder / ARRAYS}: {name!r} metrics differ from this version's; recompute")
             results.append(Results(scenario=from_mapping(data, f"{folder / META}: scenarios[{k}]"),
                                    seed=meta["seed"], **fields))
-    return Comparison(meta["labels"], results, comparison_frame(meta["labels"], results))
+    return Comparison(meta["labels"], results, comparison_frame(meta["labels"], results), meta.get("posterior"))

@@ -65,23 +65,48 @@ def _run_chunk(tasks: list[tuple[Scenario, int, int]], log_events: bool = False,
     return out
 
 
+#: Columns that name a case, an activity and its time as pm4py and other process-mining tools expect.
+CASE, ACTIVITY, TIMESTAMP = "case:concept:name", "concept:name", "time:timestamp"
+
+
+def _case_ids(replication: np.ndarray, entry: np.ndarray) -> np.ndarray:
+    """``<replication>/<entry>``: the n-th client to enter replication r is case ``r/n`` in both the
+    event log and the client records (each client's first event is its entry, so the two agree)."""
+    return np.char.add(np.char.add(replication.astype(str), "/"), entry.astype(str)).astype(object)
+
+
 def _client_frame(records: list[dict], scenario: Scenario) -> pd.DataFrame:
     """The client records of all replications, by name (times and days in days since the
-    start, to a thousandth of a day)."""
+    start, to a thousandth of a day); ``case:concept:name`` is the client's case in the event log."""
     frame = pd.concat([pd.DataFrame(r) for r in records], ignore_index=True)
     for column, names in (("municipality", scenario.inflow.municipalities), ("profile", scenario.profiles),
                           ("provider", scenario.providers)):
         frame[column] = np.asarray(list(names), object)[frame[column].to_numpy()]
     numbers = frame.select_dtypes("float").columns
     frame[numbers] = frame[numbers].round(3)
+    for column in frame.select_dtypes(exclude=["number", "bool"]).columns:  # what did not happen is missing,
+        frame[column] = frame[column].mask(frame[column] == "", None)  # not "" (the same in a CSV)
+    entry = frame.groupby("replication").cumcount().to_numpy()
+    frame.insert(0, CASE, _case_ids(frame["replication"].to_numpy(), entry))
     return frame
 
 
-def _event_frame(results_by_rep: list[tuple[int, dict]], start) -> pd.DataFrame:
-    frames = [pd.DataFrame({"replication": r, **log}) for r, log in results_by_rep]
+def _event_frame(results_by_rep: list[tuple[int, dict]], scenario: Scenario) -> pd.DataFrame:
+    """One row per state change of every replication, in process-mining form: the case
+    (``<replication>/<entry number>``, as in the client records), the state entered
+    (``concept:name``), its time (``time:timestamp``, ISO 8601 to the second), then the
+    replication, the day since the start and the client's municipality by name."""
+    frames = []
+    for r, log in results_by_rep:
+        entry, _ = pd.factorize(log["client"])  # numbered in the order the clients entered the run
+        frames.append(pd.DataFrame({CASE: _case_ids(np.full(len(entry), r), entry), ACTIVITY: log["state"],
+                                    "replication": r, "day": log["day"], "municipality": log["municipality"]}))
     frame = pd.concat(frames, ignore_index=True)
-    frame.insert(2, "date", (pd.Timestamp(start) + pd.to_timedelta(np.floor(frame["day"]), unit="D"))
-                 .dt.strftime("%Y-%m-%d"))
+    seconds = np.round(frame["day"].to_numpy() * 86400).astype("int64")
+    stamps = pd.Timestamp(scenario.start) + pd.to_timedelta(seconds, unit="s")
+    frame.insert(2, TIMESTAMP, stamps.strftime("%Y-%m-%dT%H:%M:%S"))
+    names = np.asarray(list(scenario.inflow.municipalities), object)
+    frame["municipality"] = names[frame["municipality"].to_numpy()]
     return frame
 
 
@@ -144,7 +169,7 @@ def run_replications(scenario: Scenario, replications: int, seed: int = 1, worke
         monthly=np.stack([done[r][0] for r in order]),
         yearly=np.stack([done[r][1] for r in order]),
         municipal=np.stack([done[r][2] for r in order]),
-        events=_event_frame([(r, done[r][3]) for r in order], scenario.start) if log_events else None,
+        events=_event_frame([(r, done[r][3]) for r in order], scenario) if log_events else None,
         clients=_client_frame([done[r][4] for r in order], scenario) if keep_clients else None,
     )
 

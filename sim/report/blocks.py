@@ -1,4 +1,4 @@
-"""A report as a list of blocks (heading, paragraph, note, table, image), rendered to Markdown
+"""A report as a list of blocks (heading, paragraph, note, list, table, image), rendered to Markdown
 and to self-contained HTML (PNGs embedded as base64 data URIs, the CSS inline), so that the two
 always say the same thing; and :func:`fmt`, numbers for people."""
 
@@ -31,11 +31,12 @@ class Cell:
 
 @dataclass
 class Block:
-    kind: str  # "h1", "h2", "p", "note", "table", "image"
+    kind: str  # "h1", "h2", "p", "note", "list", "table", "image"
     text: str = ""
     header: list[str] | None = None
     rows: list[list[Cell]] | None = None
     path: Path | None = None
+    items: list[str] | None = None  # a "list": its items, with ``text`` as the lead-in (may be empty)
 
 
 def _md_escape(text: str) -> str:
@@ -53,6 +54,9 @@ def render_markdown(blocks: list[Block]) -> str:
             out.append(b.text)
         elif b.kind == "note":
             out.append(f"*{b.text}*")
+        elif b.kind == "list":
+            items = "\n".join(f"- {item}" for item in b.items or [])
+            out.append(f"{b.text}\n\n{items}" if b.text else items)
         elif b.kind == "table":
             lines = ["| " + " | ".join(_md_escape(h) for h in b.header) + " |",
                      "|" + "|".join(["---"] + ["--:"] * (len(b.header) - 1)) + "|"]
@@ -93,6 +97,9 @@ def render_html(blocks: list[Block], title: str) -> str:
             body.append(f"<p>{e(b.text)}</p>")
         elif b.kind == "note":
             body.append(f'<p class="note">{e(b.text)}</p>')
+        elif b.kind == "list":
+            lead = f"<p>{e(b.text)}</p>" if b.text else ""
+            body.append(lead + "<ul>" + "".join(f"<li>{e(item)}</li>" for item in b.items or []) + "</ul>")
         elif b.kind == "table":
             head = "".join(f"<th>{e(h)}</th>" for h in b.header)
             rows = "".join("<tr>" + "".join(f"<td><strong>{e(c.text)}</strong></td>" if c.strong
