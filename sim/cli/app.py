@@ -1,9 +1,15 @@
 """The ``bwsim`` app and what every command shares: failing with one line, checking an output
-folder, loading a scenario, a progress bar. Heavy libraries are imported by the commands, when run."""
+folder and naming the default one, loading a scenario, a progress bar, the command line for the
+manifest. Heavy libraries are imported by the commands, when run.
+
+Exit codes: 0 done; 2 bad input or an output folder that may not be written (one line, nothing
+written); 3 a question with no answer in its range (``bwsim target``: the goal is not reachable),
+which is a result, not an error of use."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import sys
 from contextlib import contextmanager
@@ -15,10 +21,31 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Simulate beschermd wonen capacity, waitlists and uitstroom from scenario YAML files.")
+app = typer.Typer(add_completion=True, no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True)
+
+#: Exit code of a question answered "no answer in the range" (``target``): a result, not a usage error.
+NOT_REACHABLE = 3
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        console.print(f"bwsim {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                              help="print the version and exit")) -> None:
+    """Simulate beschermd wonen capacity, waitlists and uitstroom from scenario YAML files.
+
+    Example: bwsim run scenarios/haarlem/baseline.yaml -n 30 --seed 1 (bwsim COMMAND --help for each command).
+
+    Exit codes: 0 done; 2 bad input or an output folder that may not be written (nothing written); 3 bwsim target: the goal is not reachable in the range (a result, not an error).
+    """
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -42,14 +69,16 @@ def writable(out: Path) -> Path:
 
 def command(name: str | None = None):
     """``app.command`` for a bwsim command: a results folder that cannot be written after all (a
-    full disk, a folder made read-only meanwhile) is one line and exit 2, not a traceback."""
+    full disk, a folder made read-only meanwhile) is one line and exit 2, not a traceback; every
+    manifest written while it runs records the command line (``sys.argv`` as given)."""
     def register(function):
         @functools.wraps(function)
         def guarded(*args, **kwargs):
-            from ..report.output import OutputError
+            from ..report.output import OutputError, invocation
 
             try:
-                return function(*args, **kwargs)
+                with invocation(sys.argv):
+                    return function(*args, **kwargs)
             except OutputError as exc:
                 fail(str(exc))
 
@@ -74,7 +103,56 @@ def progress_bar(description: str) -> Progress:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
+    return re.sub(r"[^A-Za-z0-9_.=+-]+", "_", text).strip("_") or "run"
+
+
+#: The longest readable part of a default folder name that says what was overridden.
+SUFFIX_LENGTH = 40
+
+
+def default_out(name: str, overrides: list[str] | tuple[str, ...] = (), posterior: Path | None = None) -> Path:
+    """``results/<name>``, with what changes the run added (``--set``, ``--posterior``), so that a
+    run with overrides never replaces the plain run's folder: ``results/baseline--waitlist.policy=central``.
+    A long or lossy suffix (or a posterior, named by its file's stem) is cut and made unique with a
+    short hash of the overrides and the posterior's path."""
+    parts = [o.strip() for o in overrides]
+    if not parts and posterior is None:
+        return Path("results") / slug(name)
+    text = "+".join(parts + ([f"posterior={Path(posterior).stem}"] if posterior is not None else []))
+    suffix = slug(text)
+    if suffix != text or len(suffix) > SUFFIX_LENGTH or posterior is not None:
+        digest = hashlib.sha1("\n".join(parts + [str(posterior)]).encode()).hexdigest()[:6]
+        suffix = f"{suffix[:SUFFIX_LENGTH].rstrip('_.-+')}-{digest}"
+    return Path("results") / f"{slug(name)}--{suffix}"
+
+
+def format_option():
+    return typer.Option("csv", "--format", help="tables as csv or parquet (parquet: pandas with pyarrow)")
+
+
+def check_format(fmt: str) -> str:
+    from ..report.output import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"--format {fmt}: expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def observed_option():
+    return typer.Option(None, "--observed", help="observations CSV (as calibration/haarlem/observed.csv): draw "
+                        "the observed numbers on the figures of their metric")
+
+
+def load_observed(path: Path | None) -> list:
+    """The observations of ``--observed`` (nothing when not given), or exit 2 with one line."""
+    if path is None:
+        return []
+    from ..analysis.calibrate import CalibrationError, read_observations
+
+    try:
+        return read_observations(path)
+    except CalibrationError as exc:
+        fail(str(exc))
 
 
 def load_mapping(path: Path, overrides: list[str]) -> tuple[dict, object]:

@@ -9,8 +9,17 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
-                  writable)
+from .app import (command, console, default_out, executor_from, executor_option, fail, pool_workers, progress_bar,
+                  scheduler_option, writable)
+
+#: Calibration files named only for what they are: their folder names the region instead.
+GENERIC_STEMS = ("calibrate", "calibration", "config")
+
+
+def config_name(config: Path) -> str:
+    """What a calibration file's results are named after: its stem, or its folder's name when the
+    stem says nothing (``calibration/haarlem/calibrate.yaml`` -> ``haarlem``)."""
+    return config.resolve().parent.name if config.stem in GENERIC_STEMS else config.stem
 
 
 def stage_progress(bar):
@@ -70,15 +79,19 @@ def fit_and_write(config_path: Path, cutoff: Optional[dt.date], out: Path, worke
 @command("calibrate")
 def calibrate_command(
     config: Path = typer.Argument(..., help="calibration YAML file (scenario, observations, priors, method)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/ beside the file)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: "
+                                       "results/calibration-<name>, e.g. results/calibration-haarlem)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
     plots: bool = typer.Option(True, help="write PNG figures"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
-    """Fit the free parameters with ABC-SMC; write posterior.csv, fitted.csv/.md, predictive.csv and figures."""
-    out = writable(out or config.parent / "results")
+    """Fit the free parameters with ABC-SMC; write posterior.csv, fitted.csv/.md, predictive.csv and figures.
+
+    Example: bwsim calibrate calibration/haarlem/calibrate.yaml --workers 2 (results/calibration-haarlem)
+    """
+    out = writable(out or default_out(f"calibration-{config_name(config)}"))
     result = fit_and_write(config, None, out, workers, resume, plots, executor, scheduler)
     console.print(fitted_table(result.fitted, f"Calibrated parameters ({len(result.posterior)} weighted sets)"))
     console.print(coverage_line(result.predictive))
@@ -92,19 +105,23 @@ def calibrate_command(
 def validate_command(
     config: Path = typer.Argument(..., help="calibration YAML file"),
     cutoff: str = typer.Option(..., "--cutoff", help="fit only observations up to this date (YYYY-MM-DD)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/validation-<cutoff>/ beside the file)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: "
+                                       "results/validation-<name>-<cutoff>)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
     plots: bool = typer.Option(True, help="write PNG figures"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
-    """Fit on the observations up to --cutoff and score the prediction of the later ones."""
+    """Fit on the observations up to --cutoff and score the prediction of the later ones.
+
+    Example: bwsim validate calibration/haarlem/calibrate.yaml --cutoff 2016-12-31
+    """
     try:
         day = dt.date.fromisoformat(cutoff)
     except ValueError:
         fail(f"--cutoff: not a date (YYYY-MM-DD): {cutoff!r}")
-    out = writable(out or config.parent / "results" / f"validation-{day}")
+    out = writable(out or default_out(f"validation-{config_name(config)}-{day}"))
     result = fit_and_write(config, day, out, workers, resume, plots, executor, scheduler)
     table = Table(title=f"Held-out observations after {day}", caption="posterior predictive, 90% band = 5-95%")
     for col in ("observation", "observed", "predicted mean", "90% band", "inside", "error of mean"):

@@ -11,8 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (command, check_year, console, executor_from, executor_option, fail, load_scenario, pool_workers,
-                  progress_bar, scheduler_option, slug, writable)
+from .app import (check_format, command, check_year, console, default_out, executor_from, executor_option, fail,
+                  format_option, load_observed, load_scenario, observed_option, pool_workers, progress_bar,
+                  scheduler_option, writable)
 
 
 def _labels(paths: list[Path], names: list[str]) -> list[str]:
@@ -75,12 +76,20 @@ def compare_command(
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
+    fmt: str = format_option(),
+    observed: Optional[Path] = observed_option(),
 ):
-    """Run scenarios with common random numbers and report their differences from the first."""
+    """Run scenarios with common random numbers and report their differences from the first.
+
+    Writes report.md, a self-contained report.html, one figure per key metric, comparison.csv (or
+    .parquet), comparison.json, arrays.npz and manifest.json. Example:
+    bwsim compare scenarios/haarlem/{baseline,halve-intramural,halve-with-housing}.yaml -n 30 --seed 1
+    """
     from ..config.scenario import ScenarioError
     from ..experiment import compare as compare_mod
     from ..model.calendar import Calendar
     from ..report.compare_report import write_report
+    from ..report.output import provenance
 
     if len(scenarios) < 2:
         fail("compare needs at least two scenario files: the reference and one to compare with it")
@@ -101,7 +110,9 @@ def compare_command(
     calendar = Calendar(loaded[0].start, loaded[0].end)
     check_year(year, calendar)
     year = calendar.years[-1] if year is None else year
-    out = writable(out or Path("results") / slug("compare-" + "-".join(p.stem for p in scenarios)))
+    check_format(fmt)
+    points = load_observed(observed)
+    out = writable(out or default_out("compare-" + "-".join(p.stem for p in scenarios), posterior=posterior))
     started = time.perf_counter()
     try:
         with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
@@ -111,7 +122,12 @@ def compare_command(
                                              progress=lambda k: bar.advance(task, k), draws=draws, per_draw=per_draw)
     except (compare_mod.CompareError, ScenarioError) as exc:
         fail(str(exc))
-    write_report(comparison, out, year)
+    if comparison.posterior is not None:
+        comparison.posterior["file"] = str(posterior)
+    manifest = provenance(scenarios=scenarios, posterior=posterior, draws=len(draws) if draws else None,
+                          per_draw=per_draw if draws else None, seed=seed, replications=replications,
+                          executor=executor, scheduler=scheduler, observed=str(observed) if observed else None)
+    write_report(comparison, out, year, manifest=manifest, fmt=fmt, observed=points)
     console.print(differences_table(comparison, year))
     gain = compare_mod.informative(comparison.frame, year)["width_ratio"]
     if len(gain):

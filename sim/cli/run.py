@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (command, console, executor_from, executor_option, fail, load_scenario, pool_workers, progress_bar,
-                  scheduler_option, writable)
+from .app import (check_format, command, console, default_out, executor_from, executor_option, fail, format_option,
+                  load_observed, load_scenario, observed_option, pool_workers, progress_bar, scheduler_option, writable)
 
 TABLE_METRICS = (
     ("waitlist", "waitlist"),
@@ -84,7 +84,8 @@ def run(
     replications: int = typer.Option(30, "--replications", "-n", min=1, help="number of replications"),
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>, with "
+                                       "the --set overrides and the posterior: results/baseline--waitlist.policy=central)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable); not a key "
                                    "that --posterior sets (refused: the posterior would override it)"),
     plots: bool = typer.Option(True, help="write PNG plots"),
@@ -96,15 +97,22 @@ def run(
     per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
     event_log: bool = typer.Option(False, "--event-log", help="also write events.csv: one row per client state change"),
     clients: bool = typer.Option(False, "--clients", help="also write clients.csv: one record per client journey"),
+    fmt: str = format_option(),
+    observed: Optional[Path] = observed_option(),
 ):
-    """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots."""
+    """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots.
+
+    Example: bwsim run scenarios/haarlem/baseline.yaml -n 100 --seed 1 --observed calibration/haarlem/observed.csv
+    """
     from ..analysis.calibrate import CalibrationError
     from ..experiment.variance import variance_split
     from ..experiment.replications import run_replications, summarise
-    from ..report.output import write_results
+    from ..report.output import provenance, write_results
 
     sc = load_scenario(scenario, set_)
-    out = writable(out or Path("results") / scenario.stem)
+    check_format(fmt)
+    points = load_observed(observed)
+    out = writable(out or default_out(scenario.stem, set_, posterior))
     variants = None
     if posterior is not None:
         try:
@@ -118,11 +126,14 @@ def run(
                                    progress=lambda k: bar.advance(task, k), variants=variants,
                                    log_events=event_log, keep_clients=clients)
     wall = time.perf_counter() - started
-    tables, extra = {}, {"executor": executor, "scheduler": scheduler}
+    tables = {}
+    extra = provenance(scenarios=[scenario], overrides=set_, posterior=posterior,
+                       draws=math.ceil(replications / per_draw) if posterior is not None else None,
+                       per_draw=per_draw if posterior is not None else None, seed=seed, replications=replications,
+                       executor=executor, scheduler=scheduler, observed=str(observed) if observed else None)
     if variants is not None:
         tables["variance.csv"] = variance_split(results, per_draw)
-        extra |= {"posterior": str(posterior), "replications_per_draw": per_draw}
-    write_results(results, out, wall, plots=plots, extra_manifest=extra, tables=tables)
+    write_results(results, out, wall, plots=plots, extra_manifest=extra, tables=tables, fmt=fmt, observed=points)
     console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications"))
     if variants is not None:
         console.print(variance_table(tables["variance.csv"]))

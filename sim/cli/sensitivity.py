@@ -9,9 +9,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
-                  writable)
-from .calibrate import stage_progress
+from .app import (command, console, default_out, executor_from, executor_option, fail, pool_workers, progress_bar,
+                  scheduler_option, writable)
+from .calibrate import config_name, stage_progress
 
 
 @command("sensitivity")
@@ -21,19 +21,23 @@ def sensitivity_command(
     trajectories: int = typer.Option(20, "--trajectories", "-r", min=2, help="Morris trajectories"),
     replications: int = typer.Option(4, "--replications", "-n", min=1, help="replications per point (same for all)"),
     posterior: Optional[Path] = typer.Option(None, "--posterior", help="use the 5-95% posterior intervals as ranges"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: results/sensitivity/ beside the file)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: "
+                                       "results/sensitivity-<name>, or -<name>-posterior with --posterior)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     plots: bool = typer.Option(True, help="write the PNG figure"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
-    """Morris elementary effects of the waitlist, occupied places and ready-to-leave residents to the free parameters."""
+    """Morris elementary effects of the waitlist, occupied places and ready-to-leave residents to the free parameters.
+
+    Example: bwsim sensitivity calibration/haarlem/calibrate.yaml --posterior calibration/haarlem/results/posterior.csv
+    """
     from ..analysis import calibrate as cal
     from ..analysis import sensitivity as sens
     from ..report.calibration_report import write_morris
     from ..report.output import OutputError
 
-    out = writable(out or config.parent / "results" / "sensitivity")
+    out = writable(out or default_out(f"sensitivity-{config_name(config)}" + ("-posterior" if posterior else "")))
     started = time.perf_counter()
     try:
         cfg = cal.load_config(config)

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (command, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
-                  progress_bar, scheduler_option, slug, writable)
+from .app import (command, check_year, console, default_out, executor_from, executor_option, fail, load_mapping,
+                  pool_workers, progress_bar, scheduler_option, writable)
 
 
 @command("sweep")
@@ -21,15 +21,21 @@ def sweep_command(
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="replications per value"),
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed, the same for every value"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/sweep-<scenario>-<key>)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/sweep-<scenario>-<key>, "
+                                       "with the --set overrides)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
-    """Run a scenario at each value of a parameter (same seed) and plot a metric against it."""
+    """Run a scenario at each value of a parameter (same seed) and plot a metric against it.
+
+    Writes sweep.csv, sweep.png and manifest.json. Example: bwsim sweep scenarios/haarlem/halve-intramural.yaml
+    --param uitstroom.housing.contingent.extra_per_year=0:60:10 --metric ready_to_leave --year 2022
+    """
     from ..experiment.sweep import ParameterError, check_sweep, parse_range, run_sweep
-    from ..report.sweep_report import write_sweep
     from ..report.blocks import fmt
+    from ..report.output import provenance
+    from ..report.sweep_report import write_sweep
 
     try:
         key, values = parse_range(param)
@@ -37,7 +43,7 @@ def sweep_command(
         fail(str(exc))
     data, calendar = load_mapping(scenario, set_)
     check_year(year, calendar)
-    out = writable(out or Path("results") / slug(f"sweep-{scenario.stem}-{key.split('.')[-1]}"))
+    out = writable(out or default_out(f"sweep-{scenario.stem}-{key.split('.')[-1]}", set_))
     try:
         check_sweep(data, key, values, metric, year, str(scenario))
         with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
@@ -47,7 +53,8 @@ def sweep_command(
                               source=str(scenario), executor=pool)
     except ParameterError as exc:
         fail(str(exc))
-    write_sweep(sweep, out)
+    write_sweep(sweep, out, provenance(scenarios=[scenario], overrides=set_, seed=seed, replications=replications,
+                                       executor=executor, scheduler=scheduler))
     frame = sweep.frame()
     table = Table(title=f"{sweep.what} against {key} ({replications} replications per value)")
     for column in ("value", "mean [95% CI]", "5–95% of replications"):
@@ -56,4 +63,4 @@ def sweep_command(
         table.add_row(f"{row.value:g}", f"{fmt(row['mean'])} [{fmt(row.ci_low)}, {fmt(row.ci_high)}]",
                       f"{fmt(row.p5)}–{fmt(row.p95)}")
     console.print(table)
-    console.print(f"results in [bold]{out}[/] (sweep.csv, sweep.png)")
+    console.print(f"results in [bold]{out}[/] (sweep.csv, sweep.png, manifest.json)")

@@ -10,11 +10,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (command, check_year, console, executor_from, executor_option, fail, load_mapping, pool_workers,
-                  progress_bar, scheduler_option)
+from .app import (NOT_REACHABLE, command, check_year, console, executor_from, executor_option, fail, load_mapping,
+                  pool_workers, progress_bar, scheduler_option)
 
 
 def _evaluations(low: float, high: float, integer: bool, tolerance: Optional[float]) -> int:
+    """The most values bisection can try (the bar's total is that times the replications)."""
     width = (high - low) if integer else (high - low) / (tolerance or (high - low) / 1000)
     return 2 + max(0, math.ceil(math.log2(max(width, 1))))
 
@@ -39,7 +40,14 @@ def target_command(
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
-    """Find the smallest value of a parameter for which metric(year) <= max in enough replications."""
+    """Find the smallest value of a parameter for which metric(year) <= max in enough replications.
+
+    Example: bwsim target scenarios/haarlem/halve-housing-thuis.yaml --param beschermd_thuis.share --no-integer
+    --low 0 --high 1 --tolerance 0.01 --metric waitlist --year 2022 --max 178 --probability 0.8
+
+    Exit code 3 when even --high does not meet the condition in enough replications (the goal is
+    not reachable in the range: a result, not an error); 2 for bad input.
+    """
     from ..experiment.sweep import ParameterError
     from ..experiment.target import TargetError, check_question, find_target
 
@@ -49,13 +57,26 @@ def target_command(
     try:
         check_question(data, param, low, high, metric, year, probability, replications, integer, tolerance,
                        str(scenario))
+        most = _evaluations(low, high, integer, tolerance)
         with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
-            task = bar.add_task("values tried", total=replications * _evaluations(low, high, integer, tolerance))
-            result = find_target(data, param, low, high, metric, max_value, year=year, probability=probability,
-                                 replications=replications, seed=seed, integer=integer, tolerance=tolerance,
-                                 workers=pool_workers(pool, workers), progress=lambda k: bar.advance(task, k),
-                                 source=str(scenario), executor=pool)
-    except (TargetError, ParameterError) as exc:
+            task = bar.add_task(f"replications ({replications} per value, at most {most} values)",
+                                total=replications * most)
+            ran = [0]
+
+            def advance(k: int) -> None:
+                ran[0] += k
+                bar.advance(task, k)
+
+            try:
+                result = find_target(data, param, low, high, metric, max_value, year=year, probability=probability,
+                                     replications=replications, seed=seed, integer=integer, tolerance=tolerance,
+                                     workers=pool_workers(pool, workers), progress=advance, source=str(scenario),
+                                     executor=pool)
+            finally:  # bisection may need fewer values than the most: the bar ends full at what ran
+                bar.update(task, total=max(ran[0], 1), completed=ran[0])
+    except TargetError as exc:
+        fail(str(exc), code=NOT_REACHABLE if str(exc).startswith("not reachable") else 2)
+    except ParameterError as exc:
         fail(str(exc))
     table = Table(title=escape(f"{param}: share of {replications} replications with {result.condition}"))
     for column in ("value", "met", "share", "Wilson 95% CI", f"≥ {probability:.0%}?"):
