@@ -29,12 +29,14 @@ def test_run_writes_a_complete_results_folder(tmp_path):
     assert "waitlist" in result.output and "2022" in result.output
     names = {p.name for p in out.iterdir()}
     assert {"series.csv", "summary.csv", "manifest.json", "waitlist.png", "occupied.png",
-            "ready_to_leave.png", "bridged.png", "flows.png"} <= names
+            "ready_to_leave.png", "bridged.png", "waiting_time.png", "flows.png"} <= names
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 4 and manifest["replications"] == 3
     assert manifest["scenario"]["name"] == "Haarlem baseline" and len(manifest["scenario_hash"]) == 16
+    assert manifest["scenario_files"] == [str(BASELINE)] and manifest["overrides"] == []
+    assert manifest["posterior"] is None and manifest["format"] == "csv"
     series = pd.read_csv(out / "series.csv")
-    assert list(series.columns) == ["replication", "date", "metric", "value"]
+    assert list(series.columns) == ["replication", "date", "metric", "kind", "unit", "value"]
     assert set(series.replication) == {0, 1, 2}
     assert series.date.min() == "2015-01-01" and series.date.max() == "2023-01-01"
     summary = pd.read_csv(out / "summary.csv")
@@ -86,10 +88,23 @@ def test_failed_write_leaves_previous_results_intact(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["res"]  # no temporary folder left behind
 
 
-def test_check_prints_the_resolved_scenario():
+def test_check_prints_the_resolved_scenario_as_yaml():
+    import yaml
+
     result = run("check", BASELINE, "--set", "waitlist.policy=central")
     assert result.exit_code == 0
-    assert '"policy": "central"' in result.output
+    assert "  policy: central" in result.output.splitlines()
+    assert yaml.safe_load(result.output) == json.loads(sc_mod.load(BASELINE, ["waitlist.policy=central"])
+                                                       .model_dump_json())
+    result = run("check", BASELINE, "--json")
+    assert json.loads(result.output)["waitlist"]["policy"] == "per_provider"
+
+
+def test_version():
+    from sim import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"bwsim {__version__}"
 
 
 def optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, flag: str, name: str, prefix: str):
@@ -105,8 +120,10 @@ def optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, flag: s
 
 def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
     optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, "--event-log", "events.csv", "e")
-    events = pd.read_csv(tmp_path / "e1" / "events.csv")
-    assert list(events.columns) == ["replication", "day", "date", "client", "municipality", "state"]
+    events = pd.read_csv(tmp_path / "e1" / "events.csv").rename(columns={"concept:name": "state"})
+    assert list(events.columns) == ["case:concept:name", "state", "time:timestamp", "replication", "day",
+                                    "municipality"]
+    assert set(events.municipality) <= set(sc_mod.load(BASELINE).inflow.municipalities)
     series = pd.read_csv(tmp_path / "e1" / "series.csv")
     for state, flow in (("withdrawn", "withdrawals"), ("exit_intramural", "exits_intramural"),
                         ("ready_to_leave", "became_ready_to_leave")):
@@ -114,14 +131,14 @@ def test_event_log_only_when_asked_and_consistent_with_the_flows(tmp_path):
         from_flows = series[series.metric == flow].groupby("replication").value.sum()
         assert from_log.tolist() == from_flows.astype(int).tolist(), state
     # every client's first row is the state it entered the run in
-    first = events.groupby(["replication", "client"]).state.first()
+    first = events.groupby("case:concept:name").state.first()
     assert set(first) <= {"waiting", "in_care", "ready_to_leave", "turned_away", "beschermd_thuis"}
 
 
 def test_client_records_only_when_asked_identical_across_workers_and_matching_the_flows(tmp_path):
     optional_file_only_when_asked_and_same_with_1_or_2_workers(tmp_path, "--clients", "clients.csv", "c")
     clients = pd.read_csv(tmp_path / "c1" / "clients.csv", keep_default_na=False, na_values=[""])
-    assert clients.client.is_unique
+    assert clients.client.is_unique and clients["case:concept:name"].is_unique
     series = pd.read_csv(tmp_path / "c1" / "series.csv")
     flows = series.groupby(["metric", "replication"]).value.sum()
     placed = clients[clients.placed.notna()].groupby("replication").size()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -101,6 +102,18 @@ def test_report_files_and_self_contained_html(comparison, tmp_path):
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
     md = (out / "report.md").read_text()
     assert "difference vs reference [95% CI]" in md and "](waitlist.png)" in md
+    # each scenario described by what it changes, not by the reference's description
+    assert "more homes: differs from the reference from the start of the run." in md
+    assert "- uitstroom.housing.contingent.units_per_year: 62 → 100" in md
+    assert "baseline again: the same scenario as the reference (no key differs), so its numbers are identical." in md
+    assert md.count(" ".join(comparison.results[0].scenario.description.split())) == 1
+    assert "no posterior" in md
+    meta = json.loads((out / "comparison.json").read_text())
+    assert meta["scenarios"][1]["uitstroom"]["housing"]["contingent"]["units_per_year"] == 100
+    assert meta["changes"][1] == [{"key": "uitstroom.housing.contingent.units_per_year", "before": 62.0,
+                                   "after": 100.0}]
+    assert meta["changes"][2] == [] and meta["policy_start"] == [None, "2015-01-01", None]
+    assert json.loads((out / "manifest.json").read_text())["labels"] == comparison.labels
     assert pd.read_csv(out / "comparison.csv").shape == comparison.frame.shape
     again = load_comparison(out)
     pd.testing.assert_frame_equal(again.frame, comparison.frame)
@@ -192,12 +205,16 @@ def test_commands_exit_2_on_bad_input(short, tmp_path):
     assert result.exit_code == 2 and "unknown key path" in result.output
     result = cli("sweep", short, "--param", f"{RIBW}=0:10", "--out", out)
     assert result.exit_code == 2 and "start:stop:step" in result.output
-    result = cli("target", short, "--param", RIBW, "--low", 300, "--high", 310, "--max", 5, "--year", 2016,
-                 "-n", 2, "-w", 1)
-    assert result.exit_code == 2 and "not reachable within [300, 310]" in result.output
     result = cli("compare", BASELINE, tmp_path / "missing.yaml", "-n", 2, "--out", out)
     assert result.exit_code == 2 and "file not found" in result.output
     assert not out.exists()
+
+
+def test_target_not_reachable_is_a_result_with_its_own_exit_code(short):
+    """Exit 3, not 2: the question was fine, the answer is that the range holds none."""
+    result = cli("target", short, "--param", RIBW, "--low", 300, "--high", 310, "--max", 5, "--year", 2016,
+                 "-n", 2, "-w", 1)
+    assert result.exit_code == 3 and "not reachable within [300, 310]" in result.output
 
 
 def test_compare_with_a_posterior_draws_parameters_per_replication(tmp_path):
