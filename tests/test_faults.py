@@ -125,8 +125,11 @@ def test_kill_9_of_the_parent_leaves_no_worker_and_the_earlier_result_intact(tmp
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
 def test_ctrl_c_stops_a_run_promptly(tmp_path):
     out = tmp_path / "res"
+    # a shell without job control starts background commands with SIGINT ignored; Ctrl-C in a
+    # terminal reaches a process whose SIGINT is at its default, so restore that
     proc = subprocess.Popen(BWSIM + ["run", str(BASELINE), "-n", "400", "-w", "2", "--no-plots", "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while len(_processes_with(str(out))) < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -134,14 +137,14 @@ def test_ctrl_c_stops_a_run_promptly(tmp_path):
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=90)
     finally:
         proc.kill()
     took = time.monotonic() - started
     assert proc.returncode != 0
     assert not out.exists() and not any(tmp_path.iterdir()), "an interrupted run wrote something"
-    # 400 replications take a minute or more on two cores: stopping well within that is prompt
-    assert took < 15, f"Ctrl-C took {took:.1f} s"
+    # 400 replications take about two minutes on two idle cores (four under load): well within that is prompt
+    assert took < 30, f"Ctrl-C took {took:.1f} s"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")

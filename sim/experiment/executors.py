@@ -82,12 +82,14 @@ def pool_for(executor: Executor | None, workers: int | None) -> Iterator[Executo
 def stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what has not started and end the workers now (Ctrl-C, an error): without this the
     running tasks would go on to their end before the process could exit."""
-    pool.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
     if terminate is not None:
         terminate()
         return
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    # before shutdown, which forgets the worker processes
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
         process.terminate()
 
 
