@@ -1,5 +1,6 @@
 """``bwsim verdeel``: budgets per municipality under the verdeelmodel against the simulated cost
-of the clients each pays for. Parse, call :mod:`sim.policy.verdeel` and :mod:`sim.report.verdeel_report`,
+of the clients each pays for. Parse, run the scenario (twice, split at the Wlz date too, when the
+settings move clients to the Wlz), call :mod:`sim.policy.verdeel` and :mod:`sim.report.verdeel_report`,
 print."""
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ def gap_table(a, year: int) -> Table:
 
     from ..experiment.replications import mean_ci
     from ..policy import verdeel as vd
+    from ..report.verdeel_plots import regime_title
 
     k = a.years.index(year)
-    table = Table(title=f"Gap per municipality in {year}: {a.settings.regime} from {a.settings.start_year} "
-                        f"({a.replications} replications)",
-                  caption="€ million; gap = budget − cost paid, mean [95% CI]; P(short): share of replications "
-                          "with a negative gap; bold red: short with 95% confidence")
-    for column in ("municipality", "budget", "cost paid", "gap [95% CI]", "P(short)"):
+    low, high, _ = a.band()
+    table = Table(title=f"Gap per municipality in {year}: {regime_title(a)} ({a.replications} replications)",
+                  caption=f"€ million, {a.prices}; gap = budget − cost paid, mean [95% CI]; P(short): share of "
+                          "replications with a negative gap; bold red: short with 95% confidence"
+                          + (f"; over {len(a.variants)} variants: the range of the CIs under every key and budget "
+                             "variant" if a.variants else ""))
+    columns = ["municipality", "budget", "cost paid", "gap [95% CI]", "P(short)"]
+    for column in columns + (["over the variants"] if a.variants else []):
         table.add_column(column, justify="left" if column == "municipality" else "right")
     gap, cost = vd.with_region(a.gap), vd.with_region(a.cost)
     budget = np.concatenate([a.budget, a.budget.sum(0, keepdims=True)])
@@ -37,8 +42,9 @@ def gap_table(a, year: int) -> Table:
     p = vd.probability_short(gap[:, :, k])
     for m, name in enumerate(a.municipalities + [vd.REGION]):
         text = f"{g_mean[m]:+.2f} [{g_lo[m]:+.2f}, {g_hi[m]:+.2f}]"
+        band = [f"[{low[m, k] / 1e6:+.2f}, {high[m, k] / 1e6:+.2f}]"] if a.variants else []
         table.add_row(name, f"{budget[m, k] / 1e6:.2f}", f"{c_mean[m]:.2f} ± {(c_hi[m] - c_lo[m]) / 2:.2f}",
-                      f"[bold red]{text}[/]" if g_hi[m] < 0 else text, f"{p[m]:.0%}",
+                      f"[bold red]{text}[/]" if g_hi[m] < 0 else text, f"{p[m]:.0%}", *band,
                       end_section=m == len(a.municipalities) - 1)
     return table
 
@@ -49,19 +55,24 @@ def verdeel_command(
     settings: Optional[Path] = typer.Option(None, "--settings", help="verdeel settings YAML "
                                             "(default: verdeel.yaml beside the scenario)"),
     regime: Optional[str] = typer.Option(None, "--regime", help=f"override: {' | '.join(REGIMES)}"),
-    start_year: Optional[int] = typer.Option(None, "--start-year", help="override: first year of the new model"),
+    start_year: Optional[int] = typer.Option(None, "--start-year", help="override: first year of the ingroeipad "
+                                             "(the money)"),
+    responsibility_year: Optional[int] = typer.Option(None, "--responsibility-year",
+                                                      help="override: new clients with their woonplaats from "
+                                                           "1 January of this year (two_track; the cohort date)"),
     replications: int = typer.Option(30, "--replications", "-n", min=2, help="number of replications"),
     seed: int = typer.Option(1, "--seed", "-s", min=0, help="random seed"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="folder (default results/verdeel-<scenario>-<regime>-<start>)"),
+                                       help="folder (default results/verdeel-<scenario>-<regime>-<years>)"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the overview and table (default: the last)"),
     set_: list[str] = typer.Option([], "--set", help="override a scenario key: key.path=value (repeatable)"),
     setting: list[str] = typer.Option([], "--setting", help="override a verdeel setting: key=value (repeatable)"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
-    """Budgets per municipality under the verdeelmodel against what their clients cost, with the gap's CI."""
+    """Budgets per municipality under the verdeelmodel against what their clients cost, with the gap's CI
+    and its range over key and budget variants (default: the region's two tracks from 2025)."""
     from ..config.scenario import ScenarioError
     from ..experiment.replications import run_replications
     from ..policy import verdeel as vd
@@ -73,19 +84,29 @@ def verdeel_command(
         overrides.append(f"regime={regime}")
     if start_year is not None:
         overrides.append(f"start_year={start_year}")
+    if responsibility_year is not None:
+        overrides.append(f"responsibility_year={responsibility_year}")
     try:
         cfg = vd.load_settings(settings, overrides)
         sc, table, notes = vd.prepare(scenario, cfg, set_, year)
     except (vd.VerdeelError, ScenarioError) as exc:
         fail(str(exc))
-    out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{cfg.start_year}")
+    years = (f"{cfg.responsibility}-{cfg.start_year}" if cfg.regime == "two_track"
+             and cfg.responsibility != cfg.start_year else str(cfg.start_year))
+    out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{years}")
+    split = vd.wlz_scenario(sc, cfg)  # the same run split at the Wlz date, when the Wlz move needs it
     started = time.perf_counter()
     with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
-        task = bar.add_task(sc.name, total=replications)
-        results = run_replications(sc, replications, seed=seed, workers=pool_workers(pool, workers), executor=pool,
-                                   progress=lambda k: bar.advance(task, k))
+        runs = []
+        for scen, label in ((sc, sc.name), (split, f"{sc.name}, split at the Wlz date")):
+            if scen is None:
+                continue
+            task = bar.add_task(label, total=replications)
+            runs.append(run_replications(scen, replications, seed=seed, workers=pool_workers(pool, workers),
+                                         executor=pool, progress=lambda k, task=task: bar.advance(task, k)))
+    results, wlz_results = runs[0], (runs[1] if len(runs) > 1 else None)
     try:
-        assessment = vd.assess(results, cfg, table, notes)
+        assessment = vd.assess(results, cfg, table, notes, wlz_results)
         year = assessment.years[-1] if year is None else year
         write_outputs(assessment, out, year, extra={"scenario_file": str(scenario), "settings_file": str(settings),
                                                      "scenario_overrides": list(set_), "scenario_hash": sc.digest(),
@@ -93,6 +114,13 @@ def verdeel_command(
     except vd.VerdeelError as exc:
         fail(str(exc))
     console.print(gap_table(assessment, year))
+    if assessment.variants:
+        robust = assessment.robustness(year)
+        holds = [f"{r.municipality} ({r.conclusion})" for r in robust.itertuples() if not r.changes_under]
+        changes = [f"{r.municipality} ({r.conclusion}; not under {'; '.join(r.changes_under)})"
+                   for r in robust.itertuples() if r.changes_under]
+        console.print(f"{year}, the 95% conclusion under all {len(assessment.variants)} key and budget variants: "
+                      f"holds for {', '.join(holds) or 'none'}; changes for {', '.join(changes) or 'none'}")
     for note in notes:
         console.print(f"note: {escape(note)}")
     console.print(f"{replications} replications in {time.perf_counter() - started:.1f} s; "

@@ -1,5 +1,7 @@
-"""The verdeelmodel's figures: the gap per municipality in one year, and cost against budget per
-municipality, year by year. matplotlib is imported when a figure is drawn (:mod:`.figures`)."""
+"""The verdeelmodel's figures: the gap per municipality in one year (with the band over the key and
+budget variants), cost against budget per municipality year by year, the existing clients'
+cost against the historic part of the budget, and the gap under every variant. Every figure
+names its prices. matplotlib is imported when a figure is drawn (:mod:`.figures`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,23 @@ from .figures import pyplot, save_png
 MILLION = 1e6
 
 
+def regime_title(a: Assessment) -> str:
+    """The regime and its dates, short, for figure titles."""
+    s = a.settings
+    if s.regime == "two_track":
+        return f"two tracks: new clients local from {s.responsibility}, ingroeipad from {s.start_year}"
+    if s.regime == "phased":
+        return f"shared purse (phased) from {s.start_year}"
+    return f"{s.regime} from {s.start_year}"
+
+
+def mark_years(ax, a: Assessment) -> None:
+    """Dashed lines where the responsibility moves and where the ingroeipad starts."""
+    s = a.settings
+    for year in sorted({s.responsibility if s.regime == "two_track" else s.start_year, s.start_year}):
+        ax.axvline(year - 0.5, color="0.6", lw=0.8, ls="--")
+
+
 def draw_municipality(ax, a: Assessment, m: int, legend: bool) -> None:
     """Municipality ``m``'s cost paid (band) against its budget (line) on ``ax``, in € million."""
     from matplotlib.ticker import MaxNLocator
@@ -22,14 +41,17 @@ def draw_municipality(ax, a: Assessment, m: int, legend: bool) -> None:
     from .plots import band
 
     years = np.array(a.years)
-    band(ax, years, a.cost[:, m, :] / MILLION, "cost paid (mean, 95% CI, 5–95% of runs)", color="tab:blue")
+    band(ax, years, a.cost[:, m, :] / MILLION, "cost paid (mean over replications)", color="tab:blue")
     if not np.allclose(a.cost[:, m, :], a.residents_cost[:, m, :]):
         ax.plot(years, a.residents_cost[:, m, :].mean(0) / MILLION, ":", color="0.4", lw=1.2,
                 label="care of own residents (woonplaats)")
     ax.plot(years, a.budget[m] / MILLION, "-", color="black", marker="o", ms=3, lw=1.4, label="budget")
+    if a.transfers[m].any():
+        ax.plot(years, (a.budget[m] - a.transfers[m]) / MILLION, "-", color="0.55", lw=0.9,
+                label="budget before passing on")
     if a.settings.regional_pool > 0:
         ax.plot(years, a.funds[:, m, :].mean(0) / MILLION, "--", color="tab:green", lw=1.2, label="budget after pool")
-    ax.axvline(a.settings.start_year - 0.5, color="0.6", lw=0.8, ls="--")
+    mark_years(ax, a)
     ax.set_title(a.municipalities[m], fontsize=10)
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -42,9 +64,8 @@ def draw_municipality(ax, a: Assessment, m: int, legend: bool) -> None:
 def plot_municipality(a: Assessment, m: int, path: Path) -> None:
     fig, ax = pyplot().subplots(figsize=(8, 4.2))
     draw_municipality(ax, a, m, legend=True)
-    ax.set_title(f"{a.municipalities[m]}: cost and budget, {a.settings.regime} from {a.settings.start_year} — "
-                 f"{a.scenario_name}", fontsize=10)
-    ax.set_ylabel("€ million a year")
+    ax.set_title(f"{a.municipalities[m]}: cost and budget\n{regime_title(a)} — {a.scenario_name}", fontsize=9)
+    ax.set_ylabel(f"€ million a year, {a.prices}")
     fig.tight_layout()
     save_png(fig, path, dpi=100)
 
@@ -61,38 +82,110 @@ def plot_grid(a: Assessment, path: Path) -> None:
             draw_municipality(ax, a, m, legend=False)
         else:
             ax.axis("off")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.suptitle(f"Cost paid vs budget per municipality (€ million a year): {a.settings.regime} from "
-                 f"{a.settings.start_year} — {a.scenario_name}", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
+    labels = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labels.setdefault(label, handle)
+    fig.legend(list(labels.values()), list(labels), loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle(f"Cost paid vs budget per municipality (€ million a year, {a.prices})\n{regime_title(a)} — "
+                 f"{a.scenario_name}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.025 * math.ceil(len(labels) / 3) + 0.01, 1, 0.95))
     save_png(fig, path, dpi=90)
 
 
 def plot_overview(a: Assessment, year: int, path: Path) -> None:
-    """The gap (budget − cost) per municipality in one year, with 95% CIs and P(short)."""
+    """The gap (budget − cost) per municipality in one year, with 95% CIs, P(short) and the range
+    of the CIs over the key and budget variants."""
     k = a.years.index(year)
     gap = a.gap[:, :, k] / MILLION
     mean, lo, hi = mean_ci(gap)
     p = probability_short(a.gap[:, :, k])
-    y = np.arange(len(a.municipalities))[::-1]
+    n = len(a.municipalities)
+    band_low, band_high, _ = (v[:n, k] / MILLION for v in a.band())
+    y = np.arange(n)[::-1]
     colors = ["tab:red" if high < 0 else "tab:green" if low > 0 else "tab:orange" for low, high in zip(lo, hi)]
-    fig, ax = pyplot().subplots(figsize=(8.5, 0.45 * len(y) + 1.6))
+    fig, ax = pyplot().subplots(figsize=(8.5, 0.45 * len(y) + 2.1))
+    if a.variants:
+        ax.hlines(y, band_low, band_high, color="tab:purple", lw=7, alpha=0.18,
+                  label=f"range of the 95% CIs over {len(a.variants)} key and budget variants")
     ax.barh(y, mean, color=colors, alpha=0.75)
     ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="none", ecolor="black", capsize=3, lw=1)
     p5, p95 = np.percentile(gap, [5, 95], axis=0)
     ax.hlines(y, p5, p95, color="0.3", lw=0.6, alpha=0.7)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, a.municipalities)
-    span = max(np.abs(np.concatenate([p5, p95])).max(), 1e-9)
-    for yi, hi_, pi in zip(y, np.maximum(hi, p95), p):
-        ax.text(max(hi_, 0) + 0.03 * span, yi, f"P(short) {pi:.0%}", va="center", fontsize=8)
-    ax.set_xlim(min(p5.min(), 0) - 0.1 * span, max(p95.max(), 0) + 0.45 * span)
-    ax.set_xlabel("gap = budget − cost paid (€ million)")
-    ax.set_title(f"Gap per municipality in {year}: {a.settings.regime} from {a.settings.start_year} — "
-                 f"{a.scenario_name}", fontsize=10)
+    left, right = min(p5.min(), band_low.min(), 0), max(p95.max(), band_high.max(), 0)
+    span = max(right - left, 1e-9)
+    for yi, hi_, pi in zip(y, np.maximum(np.maximum(hi, p95), band_high), p):
+        ax.text(max(hi_, 0) + 0.02 * span, yi, f"P(short) {pi:.0%}", va="center", fontsize=8)
+    ax.set_xlim(left - 0.05 * span, right + 0.3 * span)
+    ax.set_xlabel(f"gap = budget − cost paid (€ million, {a.prices})")
+    ax.set_title(f"Gap per municipality in {year}\n{regime_title(a)} — {a.scenario_name}", fontsize=9)
+    if a.variants:
+        fig.legend(fontsize=7, loc="lower right", bbox_to_anchor=(0.99, 0.03), frameon=False)
     fig.text(0.01, 0.01, "bar: mean; black: 95% CI of the mean; grey: 5–95% of replications; red: short, green: "
              f"surplus, orange: either, with 95% confidence ({a.replications} replications)", fontsize=7, color="0.35")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, 0.07 if a.variants else 0.03, 1, 1))
+    save_png(fig, path, dpi=100)
+
+
+def plot_existing(a: Assessment, path: Path) -> None:
+    """The region: what the existing clients cost the centrumgemeente (band) against the historic
+    part of the budget (line), and what is left of it after passing on money for new clients."""
+    from matplotlib.ticker import MaxNLocator
+
+    from .plots import band
+
+    years = np.array(a.years)
+    first = min(a.settings.first_year, a.settings.responsibility)
+    show = slice(max(a.years.index(first) - 2, 0) if first in a.years else 0, None)
+    fig, ax = pyplot().subplots(figsize=(8.5, 5.2))
+    band(ax, years[show], a.centre_existing[:, show] / MILLION,
+         f"existing clients (placed before {a.settings.responsibility}): cost to the centrumgemeente "
+         "(mean over replications)", color="tab:red")
+    ax.plot(years[show], a.historic_part[show] / MILLION, "-", color="black", marker="o", ms=3, lw=1.4,
+            label="historic part of the budget, (1 − f)·historic")
+    if a.passed_on.any():
+        ax.plot(years[show], (a.historic_part - a.passed_on)[show] / MILLION, "--", color="black", lw=1.2,
+                label="… after passing on money for new clients")
+    if a.wlz_moved.any():
+        ax.plot(years[show], a.wlz_moved.sum(1).mean(0)[show] / MILLION, ":", color="0.45", lw=1.2,
+                label="cost that left with the clients moved to the Wlz")
+    mark_years(ax, a)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.set_ylabel(f"€ million a year, {a.prices}")
+    ax.set_title(f"Does the historic money outlast the existing clients? The region\n{regime_title(a)} — "
+                 f"{a.scenario_name}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, frameon=False)
+    fig.tight_layout()
+    save_png(fig, path, dpi=100)
+
+
+def plot_sensitivity(a: Assessment, year: int, path: Path) -> None:
+    """The gap per municipality in ``year`` under the settings and every variant, mean with 95% CI."""
+    k = a.years.index(year)
+    variants = a.all_assessments()
+    n, v = len(a.municipalities), len(variants)
+    fig, ax = pyplot().subplots(figsize=(9, 0.62 * n + 2.2))
+    cmap = pyplot().get_cmap("tab10")
+    offsets = np.linspace(0.32, -0.32, v)
+    for j, (name, b) in enumerate(variants.items()):
+        mean, lo, hi = (x[:, k] / MILLION for x in mean_ci(b.gap))
+        y = np.arange(n)[::-1] + offsets[j]
+        style = dict(color="black", marker="D", ms=5) if j == 0 else dict(color=cmap(j % 10), marker="o", ms=3.5)
+        ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="none", ecolor=style["color"], lw=1, alpha=0.8)
+        ax.plot(mean, y, ls="none", label=name, **style)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(np.arange(n)[::-1], a.municipalities)
+    for yy in np.arange(n)[:-1] + 0.5:
+        ax.axhline(yy, color="0.85", lw=0.6)
+    ax.set_xlabel(f"gap = budget − cost paid in {year} (€ million, {a.prices}); mean and 95% CI")
+    ax.set_title(f"Gap under each key and budget variant, {year}\n{regime_title(a)} — {a.scenario_name}",
+                 fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
     save_png(fig, path, dpi=100)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +28,31 @@ class Municipalities:
     historic: np.ndarray
     objective: np.ndarray
     objective_column: str = "objective_share"
+    #: every share column read (the three above included), by column name
+    shares: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def centrumgemeente(self) -> str:
         return self.names[int(np.argmax(self.historic))]
 
+    def column(self, name: str) -> np.ndarray:
+        """A share column by name (it must have been read: see :func:`read_municipalities`)."""
+        if name not in self.shares:
+            raise VerdeelError(f"{self.path}: column {name!r} is missing (columns read: {', '.join(self.shares)})")
+        return self.shares[name]
+
     def in_order(self, names: list[str]) -> Municipalities:
         index = [self.names.index(n) for n in names]
         return Municipalities(self.path, list(names), self.inflow[index], self.historic[index],
-                              self.objective[index], self.objective_column)
+                              self.objective[index], self.objective_column,
+                              {k: v[index] for k, v in self.shares.items()})
 
 
-def read_municipalities(path: str | Path, objective_column: str = "objective_share") -> Municipalities:
+def read_municipalities(path: str | Path, objective_column: str = "objective_share",
+                        extra: tuple[str, ...] | list[str] = ()) -> Municipalities:
     """Read and check the CSV: required columns, numbers in [0, 1], no duplicates, each share
-    column summing to 1 within :data:`SHARE_TOLERANCE` (then rescaled to sum to 1 exactly)."""
+    column summing to 1 within :data:`SHARE_TOLERANCE` (then rescaled to sum to 1 exactly).
+    ``extra``: more share columns to read (keys of variants, the pass-on key), checked the same way."""
     path = Path(path)
     if not path.is_file():
         raise VerdeelError(f"{path}: file not found")
@@ -57,13 +68,14 @@ def read_municipalities(path: str | Path, objective_column: str = "objective_sha
     for i, column in enumerate(columns):
         if column in columns[:i]:
             raise VerdeelError(f"{path}: line 1: column {column!r} is named twice")
-    for column in (*REQUIRED_COLUMNS, objective_column):
+    wanted = list(dict.fromkeys((*REQUIRED_COLUMNS[1:], objective_column, *extra)))
+    for column in (*REQUIRED_COLUMNS, *wanted):
         if column not in columns:
             raise VerdeelError(f"{path}: column {column!r} is missing (columns: {', '.join(columns) or 'none'})")
     if not rows:
         raise VerdeelError(f"{path}: no municipalities listed")
     names: list[str] = []
-    shares = {c: [] for c in ("inflow_share", "historic_share", objective_column)}
+    shares = {c: [] for c in wanted}
     for row, line in rows:
         name = row["municipality"]
         if not name:
@@ -89,7 +101,7 @@ def read_municipalities(path: str | Path, objective_column: str = "objective_sha
     # rescaled to sum exactly to 1, so that the budgets always add up to the macro budget
     exact = {c: np.array(v) / sum(v) for c, v in shares.items()}
     return Municipalities(path, names, exact["inflow_share"], exact["historic_share"], exact[objective_column],
-                          objective_column)
+                          objective_column, exact)
 
 
 def _cells(path: Path, row: dict, columns: list[str], line: int) -> dict[str, str]:
