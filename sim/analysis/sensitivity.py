@@ -58,6 +58,24 @@ def ranges_from_posterior(path: str | Path, keys: Sequence[str], q: tuple[float,
     return out
 
 
+def check_ranges(config: Config, ranges: dict | None = None, source: str | Path | None = None) -> None:
+    """Every corner the Morris design can reach (each parameter at either end of its range) is a
+    scenario the schema accepts; else :class:`CalibrationError` naming the parameter (and the
+    ``source`` of the ranges, e.g. a posterior.csv)."""
+    ranges = ranges or {}
+    for p in config.parameters:
+        low, high = ranges.get(p.key, (p.low, p.high))
+        for value in (low, high):
+            try:
+                scenario_mod.from_mapping(scenario_mod.with_values(config.scenario_data, {p.key: p.value(value)}),
+                                          str(config.scenario_path))
+            except scenario_mod.ScenarioError as exc:
+                where = "posterior 5-95% range" if p.key in ranges else "prior range"
+                raise CalibrationError(f"{f'{source}: ' if source else ''}{p.key}: its {where} {low:g} to {high:g} "
+                                       "reaches a value the scenario "
+                                       f"refuses: {exc}") from None
+
+
 def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int = 4, replications: int = 4,
            outputs: Sequence[str] = OUTPUTS, ranges: dict | None = None, seed: int | None = None,
            workers: int | None = None, progress: Progress | None = None,
@@ -80,6 +98,7 @@ def morris(config: Config, year: int = 2022, trajectories: int = 20, levels: int
     ranges = ranges or {}
     params = config.parameters
     bounds = [list(ranges.get(p.key, (p.low, p.high))) for p in params]
+    check_ranges(config, ranges)
     problem = {"num_vars": len(params), "names": [p.key for p in params], "bounds": bounds}
     x = morris_sample.sample(problem, N=trajectories, num_levels=levels, seed=seed)
     reps = tuple(range(replications))

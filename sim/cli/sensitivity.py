@@ -42,6 +42,7 @@ def sensitivity_command(
     try:
         cfg = cal.load_config(config)
         ranges = sens.ranges_from_posterior(posterior, cfg.keys) if posterior else None
+        sens.check_ranges(cfg, ranges, str(posterior) if posterior else None)
         with executor_from(executor, scheduler, workers) as pool, progress_bar("morris") as bar:
             frame = sens.morris(cfg, year, trajectories, replications=replications, ranges=ranges,
                                 workers=pool_workers(pool, workers), progress=stage_progress(bar), executor=pool)

@@ -416,6 +416,15 @@ def safe_load(text: str):
     return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
+def yaml_problem(exc: Exception) -> str:
+    """What is wrong in a YAML text and where, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
+
+
 def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
     """A YAML file holding a mapping; anything else raises ``error`` naming the file."""
     if not path.is_file():
@@ -425,7 +434,7 @@ def read_yaml(path: Path, error: type[ValueError] = ScenarioError) -> dict:
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: a date such as 2022-02-30
-        raise error(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -461,7 +470,7 @@ def apply_override(data: dict, assignment: str) -> dict:
     try:
         value = safe_load(raw)
     except (yaml.YAMLError, ValueError) as exc:
-        raise ScenarioError(f"--set {assignment}: the value is not valid YAML: {exc}") from None
+        raise ScenarioError(f"--set {assignment}: the value is not valid YAML: {yaml_problem(exc)}") from None
     return with_values(data, {".".join(parts): value})
 
 
@@ -479,11 +488,19 @@ def with_values(data: dict, values: dict[str, Any]) -> dict:
     return out
 
 
+def _is_form(part: str) -> bool:
+    """A part of a pydantic error location that names a form of a union, not a key."""
+    return (part.startswith(("function-", "tagged-union", "constrained-")) or "[" in part
+            or part in ("float", "int", "str", "bool", "dict", "list", "date", "none"))
+
+
 def format_errors(source: str, exc: ValidationError) -> str:
-    """One line per pydantic error: ``source: key.path: what was expected (got …)``."""
-    lines = []
+    """One line: ``source: key.path: what was expected (got …)`` for the first error, the others
+    after it (a value that fits no form of a key, e.g. a number or a mapping by year, gives one
+    error per form; they are said once)."""
+    lines: list[str] = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union")))
+        loc = ".".join(str(p) for p in err["loc"] if not _is_form(str(p)))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -492,8 +509,13 @@ def format_errors(source: str, exc: ValidationError) -> str:
         where = f"{source}: {loc}" if loc else source
         got = err.get("input")
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{where}: {msg}{shown}")
-    return "\n".join(lines)
+        line = f"{where}: {msg}{shown}"
+        if not any(line.startswith(f"{where}:") and loc for line in lines):
+            lines.append(line)
+    if len(lines) == 1:
+        return lines[0]
+    rest = [line.removeprefix(f"{source}: ") for line in lines[1:]]
+    return f"{lines[0]}; also {'; '.join(rest)}"
 
 
 def from_mapping(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
