@@ -13,7 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..policy.verdeel.settings import REGIMES
+from ..policy.verdeel.regimes import REGIMES
 from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
                   writable)
 

@@ -48,7 +48,7 @@ Modules, in the order the data flows:
 - :mod:`.assessment`: budget against cost per replication (:class:`Assessment`), :func:`prepare`,
   :func:`assess`, :func:`run`.
 
-Importing this package imports only :mod:`.settings`; the other names are loaded (with numpy
+Importing this package imports only :mod:`.regimes`; the other names are loaded (with numpy
 and pandas) when first used, e.g. ``vd.assess``.
 """
 
@@ -57,11 +57,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .settings import DEFAULT_PHASE_IN, EXPECTED_COST, REGIMES, RUN_KEYS, SCENARIO_COST, Settings, VerdeelError, \
-    load_settings, settings_from_mapping
+from .regimes import REGIMES
 
 #: Public name -> the module of this package that defines it, imported when the name is first used.
 LAZY = {
+    **dict.fromkeys(("DEFAULT_PHASE_IN", "EXPECTED_COST", "RUN_KEYS", "SCENARIO_COST", "Settings", "VerdeelError",
+                     "load_settings", "settings_from_mapping"), "settings"),
     **dict.fromkeys(("Municipalities", "read_municipalities", "check_against_scenario", "SHARE_TOLERANCE",
                      "REQUIRED_COLUMNS"), "municipalities"),
     **dict.fromkeys(("Amounts", "read_amounts"), "amounts"),
@@ -99,6 +100,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the names __getattr__ provides, for type checkers, editors and pyflakes
+    from .settings import (DEFAULT_PHASE_IN, EXPECTED_COST, RUN_KEYS, SCENARIO_COST, Settings, VerdeelError,
+                           load_settings, settings_from_mapping)
     from .amounts import Amounts, read_amounts
     from .assessment import PEOPLE, REGION, Assessment, assess, conclusion, prepare, price_label, \
         probability_short, run, scenario_overrides, with_region, wlz_scenario

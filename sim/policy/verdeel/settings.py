@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-REGIMES = ("historic", "objective", "phased", "two_track")
+
 DEFAULT_PHASE_IN = [round(0.1 * k, 1) for k in range(11)]
 #: ``macro_budget: scenario_cost``: the run's own mean regional cost, year by year (budget-neutral).
 SCENARIO_COST = "scenario_cost"
