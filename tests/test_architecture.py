@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SIM = ROOT / "sim"
 LAYERS = {"config": 0, "model": 1, "record": 2, "experiment": 3, "analysis": 4, "policy": 4, "report": 5, "cli": 6}
-HEAVY = ("numpy", "pandas", "scipy", "matplotlib", "simpy", "SALib")
+HEAVY = ("numpy", "pandas", "scipy", "matplotlib", "simpy", "SALib", "pydantic")
 
 
 def module_name(path: Path) -> str:
