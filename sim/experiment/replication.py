@@ -47,7 +47,8 @@ def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_jou
                     keep_monitor: bool = False, log_events: bool = False,
                     keep_clients: bool = False) -> Replication:
     with _gc_paused():
-        world = World(scenario, seed, replication, partial(Monitor, log_events=log_events))
+        world = World(scenario, seed, replication, partial(Monitor, log_events=log_events,
+                                                          keep_clients=keep_clients or keep_monitor))
         mon = world.run()
         monthly = monthly_metrics(mon, scenario)
         return Replication(

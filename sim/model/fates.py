@@ -95,20 +95,25 @@ def _draw_block(sc: Scenario, streams: Streams, family: str, block: int) -> dict
 
 
 class FateBook:
-    """Hands out each client's fate by (family, index), drawing blocks as they are needed."""
+    """Hands out each client's fate by (family, index), drawing blocks as they are needed.
+
+    A client asks for its fate once, so a row is dropped once handed out: the book does not
+    keep a copy of every client's fate for the whole run. Asking again draws the block again
+    (the same values)."""
 
     def __init__(self, scenario: Scenario, streams: Streams):
         self.sc = scenario
         self.streams = streams
-        self._blocks: dict[tuple[str, int], list[tuple]] = {}
+        self._blocks: dict[tuple[str, int], list[tuple | None]] = {}
 
     def fate(self, family: str, index: int) -> Fate:
         block, k = divmod(index, BLOCK)
         rows = self._blocks.get((family, block))
-        if rows is None:  # one block as rows of plain Python values, in Fate's field order
+        if rows is None or rows[k] is None:  # one block as rows of plain Python values, in Fate's field order
             draws = _draw_block(self.sc, self.streams, family, block)
             rows = self._blocks[(family, block)] = list(zip(*(draws[f].tolist() for f in _FIELDS)))
-        return Fate(*rows[k])
+        row, rows[k] = rows[k], None
+        return Fate(*row)
 
 
 def blockwise(streams: Streams, name: str, n: int, draw) -> np.ndarray:

@@ -121,7 +121,8 @@ class Contingent:
     """Contingentwoningen for BW residents who are ready to leave, FIFO.
 
     Units arrive in batches (see ``world``); a unit that finds nobody waiting is
-    lost to other groups unless ``carry_over``.
+    lost to other groups unless ``carry_over``. A cancelled request stays in the
+    queue, marked, and is skipped when it reaches the head (cancelling is O(1)).
     """
 
     def __init__(self, env, carry_over: bool):
@@ -129,6 +130,7 @@ class Contingent:
         self.carry_over = carry_over
         self.stock = 0
         self._queue: deque = deque()
+        self._cancelled: set = set()
 
     def request(self, client):
         """An event that succeeds when the client gets a home."""
@@ -143,13 +145,17 @@ class Contingent:
     def cancel(self, event) -> None:
         """The client no longer waits (it left care early); a home already given stays given."""
         if not event.triggered:
-            self._queue.remove(event)
+            self._cancelled.add(event)
 
     def release(self, units: int) -> int:
         """Hand out ``units`` homes; returns how many went to BW residents."""
         given = 0
         while units > 0 and self._queue:
-            self._queue.popleft().succeed()
+            event = self._queue.popleft()
+            if event in self._cancelled:
+                self._cancelled.remove(event)
+                continue
+            event.succeed()
             units -= 1
             given += 1
         if self.carry_over:

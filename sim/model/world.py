@@ -12,7 +12,9 @@ changes, and the monitor only observes the change. Everything random about a
 client comes from :mod:`.fates`, keyed by who the client is, so two scenarios run
 with the same seed give the same client the same fate (common random numbers).
 The policy levers are the scheduled processes at the end (capacity path,
-contingent releases, waitlist reviews, conversions).
+contingent releases, waitlist reviews, conversions). The events run on a SimPy
+environment that keeps only the current week in its heap (:class:`WeeklyEnvironment`,
+last in this file), in SimPy's own order.
 
 Dated things follow one convention: the record of date D (a stock "on 31 December"
 is the record of 1 January) holds what happened *before* D; anything dated D
@@ -21,11 +23,13 @@ is the record of 1 January) holds what happened *before* D; anything dated D
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Callable
 
 import numpy as np
 import simpy
+from simpy.core import NORMAL
 
 from .calendar import Calendar
 from .rng import Streams
@@ -68,7 +72,7 @@ class World:
         """``recorder(calendar, env, groups)`` makes the observer of this run (sim.record.monitor.Monitor):
         the world tells it every change and never reads a client's state back from it."""
         self.sc = sc = scenario
-        self.env = simpy.Environment()
+        self.env = WeeklyEnvironment()
         self.calendar = Calendar(sc.start, sc.end)
         self.streams = Streams(seed, replication)
         self.fates = FateBook(sc, self.streams)
@@ -581,3 +585,54 @@ class World:
                 env.run(until=day)
             self.monitor.snapshot(i, self.waited_so_far())
         return self.monitor
+
+
+class WeeklyEnvironment(simpy.Environment):
+    """A SimPy environment whose heap holds only the events of the current week.
+
+    Most events in the model are years ahead (the end of a stay, of ambulant support, a
+    relapse). In one heap of every future event, each step sifts through a heap that grows
+    with the region and is scattered over memory. Here an event due after the current week
+    waits in a list for its week (appending costs nothing) and joins the heap when that week
+    comes. Events keep SimPy's key (time, priority, id given when scheduled), and every
+    event in the heap is due before every event still waiting in a list, so events happen
+    in exactly the same order as in ``simpy.Environment``.
+    """
+
+    WEEK = 7.0  # days
+
+    def __init__(self, initial_time: float = 0.0):
+        super().__init__(initial_time)
+        self._week_end = (initial_time // self.WEEK + 1) * self.WEEK  # the heap holds the events before this
+        self._later: dict[float, list] = {}  # week number -> the events due in it, unordered
+        self._weeks: list[float] = []  # heap of the week numbers in self._later
+
+    def schedule(self, event, priority=NORMAL, delay=0) -> None:
+        at = self._now + delay
+        entry = (at, priority, next(self._eid), event)
+        if at < self._week_end:
+            heapq.heappush(self._queue, entry)
+            return
+        week = at // self.WEEK if at < math.inf else math.inf
+        waiting = self._later.get(week)
+        if waiting is None:
+            waiting = self._later[week] = []
+            heapq.heappush(self._weeks, week)
+        waiting.append(entry)
+
+    def _next_week(self) -> None:
+        """The heap is empty: the first week with events becomes the current one."""
+        week = heapq.heappop(self._weeks)
+        self._week_end = (week + 1) * self.WEEK
+        self._queue = self._later.pop(week)
+        heapq.heapify(self._queue)
+
+    def peek(self) -> float:
+        if not self._queue and self._weeks:
+            self._next_week()
+        return super().peek()
+
+    def step(self) -> None:
+        if not self._queue and self._weeks:
+            self._next_week()
+        super().step()

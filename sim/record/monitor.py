@@ -17,6 +17,8 @@ event log (one row per transition) is kept only when asked for.
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 from ..model.calendar import Calendar
@@ -26,7 +28,8 @@ from ..model.states import FLOWS, LEVEL, LEVELS, RECORD_TIMES, STATES
 class Monitor:
     """The recorder of one replication: the world calls it on every change; it never changes a client."""
 
-    def __init__(self, calendar: Calendar, env, groups: int = 1, log_events: bool = False):
+    def __init__(self, calendar: Calendar, env, groups: int = 1, log_events: bool = False,
+                 keep_clients: bool = True):
         self.calendar = calendar
         self.env = env
         n = len(LEVELS)
@@ -45,13 +48,15 @@ class Monitor:
         self.snap_group_area = np.zeros((len(calendar.dates), n, groups))
         self.snap_entries = np.zeros(len(calendar.dates), dtype=np.int64)
         self.snap_waited: list[np.ndarray] = []
-        # one row per client leaving the waitlist
-        self._j_join: list[float] = []
-        self._j_leave: list[float] = []
-        self._j_how: list[int] = []
-        self._j_profile: list[int] = []
+        # one row per client leaving the waitlist, in typed arrays (plain numbers, no Python object each)
+        self._j_join = array("d")
+        self._j_leave = array("d")
+        self._j_how = array("b")
+        self._j_profile = array("h")
         self.entries = 0
-        self.clients: list = []  # every client, in the order they entered (see client_records)
+        # every client, in the order they entered (see client_records); None when not asked for,
+        # so that a client who has left is freed and a large region's memory stays that of its stocks
+        self.clients: list | None = [] if keep_clients else None
         self.events: list[tuple] | None = [] if log_events else None
 
     # -- levels
@@ -74,7 +79,8 @@ class Monitor:
         state, gauges, group = after
         if now_entering:
             self.entries += 1
-            self.clients.append(client)
+            if self.clients is not None:
+                self.clients.append(client)
             old_state, old_gauges, old_group = -1, (), group
         else:
             old_state, old_gauges, old_group = before
@@ -124,10 +130,10 @@ class Monitor:
 
     def journeys(self) -> dict[str, np.ndarray]:
         return {
-            "joined": np.asarray(self._j_join),
-            "left": np.asarray(self._j_leave),
-            "how": np.asarray(self._j_how, dtype=np.int8),
-            "profile": np.asarray(self._j_profile, dtype=np.int16),
+            "joined": np.array(self._j_join, dtype=float),
+            "left": np.array(self._j_leave, dtype=float),
+            "how": np.array(self._j_how, dtype=np.int8),
+            "profile": np.array(self._j_profile, dtype=np.int16),
         }
 
     def client_records(self, replication: int = 0) -> dict[str, np.ndarray]:
@@ -138,6 +144,8 @@ class Monitor:
         place at the end of the run), the state at the end, the days
         spent blocked (ready to leave), and the days in each state (``days_<state>``, open
         spells counted up to the end of the run)."""
+        if self.clients is None:
+            raise ValueError("client records were not kept: make the Monitor with keep_clients=True")
         now = self.env.now
         cs = self.clients
         days = np.array([c.days for c in cs], float).reshape(len(cs), len(STATES))
