@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..policy.verdeel.regimes import REGIMES
+from ..report.templating import LANGS
 from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
                   writable)
 
@@ -68,16 +69,25 @@ def verdeel_command(
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the overview and table (default: the last)"),
     set_: list[str] = typer.Option([], "--set", help="override a scenario key: key.path=value (repeatable)"),
     setting: list[str] = typer.Option([], "--setting", help="override a verdeel setting: key=value (repeatable)"),
+    lang: str = typer.Option("en", "--lang", help=f"language of report.html and of the page per municipality "
+                             f"(gemeenten/): {' | '.join(LANGS)}"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
     """Budgets per municipality under the verdeelmodel against what their clients cost, with the gap's CI
-    and its range over key and budget variants (default: the region's two tracks from 2025)."""
+    and its range over key and budget variants (default: the region's two tracks from 2025).
+
+    Writes verdeel.csv, sensitivity.csv, report.md, a self-contained report.html, a one-page summary per
+    municipality (gemeenten/, prints on A4; --lang nl for the wethouder), the figures and manifest.json.
+    Example: bwsim verdeel scenarios/haarlem/baseline.yaml --set end=2033-01-01 -n 30 --seed 1 --lang nl
+    """
     from ..config.scenario import ScenarioError
     from ..experiment.replications import run_replications
     from ..policy import verdeel as vd
     from ..report.verdeel_report import write_outputs
 
+    if lang not in LANGS:
+        fail(f"--lang {lang}: expected one of {', '.join(LANGS)}")
     settings = settings or scenario.parent / "verdeel.yaml"
     overrides = list(setting)
     if regime is not None:
@@ -110,7 +120,8 @@ def verdeel_command(
         year = assessment.years[-1] if year is None else year
         write_outputs(assessment, out, year, extra={"scenario_file": str(scenario), "settings_file": str(settings),
                                                      "scenario_overrides": list(set_), "scenario_hash": sc.digest(),
-                                                     "executor": executor, "scheduler": scheduler})
+                                                     "executor": executor, "scheduler": scheduler},
+                      lang=lang)
     except vd.VerdeelError as exc:
         fail(str(exc))
     console.print(gap_table(assessment, year))
@@ -124,4 +135,5 @@ def verdeel_command(
     for note in notes:
         console.print(f"note: {escape(note)}")
     console.print(f"{replications} replications in {time.perf_counter() - started:.1f} s; "
-                  f"report in [bold]{escape(str(out / 'report.html'))}[/]")
+                  f"report in [bold]{escape(str(out / 'report.html'))}[/], a page per municipality in "
+                  f"{escape(str(out / 'gemeenten' / 'index.html'))}")

@@ -189,3 +189,53 @@ def plot_sensitivity(a: Assessment, year: int, path: Path) -> None:
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     save_png(fig, path, dpi=100)
+
+
+def plot_page(a: Assessment, m: int, path: Path, words: dict[str, str], first: int | None = None) -> None:
+    """The figure of a municipal page: municipality ``m``'s cost paid (mean, 95% CI of the mean,
+    5–95% of replications) against its budget, year by year from ``first`` (default: the whole
+    run), with the dates of the regime marked and labelled. ``words``: the labels, in the page's
+    language (:func:`.templating.labels`)."""
+    from matplotlib.ticker import MaxNLocator
+
+    from .figures import PALETTE
+
+    s = a.settings
+    name = a.municipalities[m]
+    show = np.array([y >= (first or a.years[0]) for y in a.years])
+    years = np.array(a.years)[show]
+    cost = a.cost[:, m, show] / MILLION
+    residents = a.residents_cost[:, m, show].mean(0) / MILLION
+    budget = a.budget[m, show] / MILLION
+    mean, lo, hi = mean_ci(cost)
+    p5, p95 = np.percentile(cost, [5, 95], axis=0)
+    if s.budget_index or s.cost_index:
+        prices = words["prices_current"].format(year=s.price_year)
+    else:
+        prices = words["prices_fixed"].format(year=s.price_year) if s.price_year else words["prices_scenario"]
+    fig, ax = pyplot().subplots(figsize=(7.6, 3.2))
+    ax.fill_between(years, p5, p95, color=PALETTE[0], alpha=0.13, lw=0, label=words["spread"])
+    ax.fill_between(years, lo, hi, color=PALETTE[0], alpha=0.35, lw=0, label=words["ci"])
+    ax.plot(years, mean, "-", color=PALETTE[0], lw=1.8, label=words["cost"].format(name=name))
+    top = max(float(np.max(p95)), float(np.max(budget)), 1e-6)
+    if not np.allclose(a.cost[:, m, show], a.residents_cost[:, m, show]):
+        ax.plot(years, residents, ":", color="0.35", lw=1.4, label=words["residents"])
+        top = max(top, float(np.max(residents)))
+    ax.plot(years, budget, "--", color="black", marker="o", ms=3, lw=1.3, label=words["budget"])
+    marks = {s.start_year: words["ingroeipad"].format(year=s.start_year)}
+    if s.regime == "two_track":
+        marks[s.responsibility] = words["responsibility"].format(year=s.responsibility)
+    for year, text in sorted(marks.items()):
+        if years[0] < year <= years[-1]:
+            ax.axvline(year - 0.5, color=PALETTE[5], lw=0.9, ls="-.")
+            ax.text(year - 0.58, top * 1.1, text, fontsize=6.5, color=PALETTE[5], rotation=90, va="top", ha="right")
+    ax.set_ylim(0, top * 1.12)
+    ax.set_xlim(years[0] - 0.3, years[-1] + 0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=8)
+    ax.set_ylabel(words["ylabel"].format(prices=prices), fontsize=8)
+    ax.set_title(words["title"].format(name=name), fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
+    save_png(fig, path, dpi=110)

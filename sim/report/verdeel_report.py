@@ -15,8 +15,11 @@ import pandas as pd
 from .. import __version__
 from ..policy.verdeel import EXPECTED_COST, REGION, SCENARIO_COST, Assessment, Settings, VerdeelError
 from .blocks import Block, Cell, fmt, render_html, render_markdown
-from .output import atomic_folder, package_versions
-from .verdeel_plots import MILLION, plot_existing, plot_grid, plot_municipality, plot_overview, plot_sensitivity
+from .output import atomic_folder, write_manifest
+from .templating import check_lang, labels
+from .verdeel_pages import PAGES, shown_years, write_municipal_pages, write_report_html
+from .verdeel_plots import (MILLION, plot_existing, plot_grid, plot_municipality, plot_overview, plot_page,
+                            plot_sensitivity)
 
 REGIME_TEXT = {
     "historic": "the whole macro budget goes to the centrumgemeente, which pays for every client in the region",
@@ -272,8 +275,15 @@ def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, paths: dict[str
     return blocks
 
 
-def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra: dict | None = None) -> Path:
-    """verdeel.csv, sensitivity.csv, manifest.json, the figures, report.md and report.html, all or nothing."""
+def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra: dict | None = None,
+                  lang: str = "en") -> Path:
+    """verdeel.csv, sensitivity.csv, manifest.json, the figures, report.md, report.html and a page
+    per municipality (``gemeenten/``, with an index), all or nothing. ``lang`` (en or nl): the
+    language of report.html and of the municipal pages (report.md is in English)."""
+    try:
+        check_lang(lang)
+    except ValueError as exc:
+        raise VerdeelError(str(exc)) from None
     year = a.years[-1] if year is None else year
     if year not in a.years:
         raise VerdeelError(f"year: {year} is not in the run ({a.years[0]}–{a.years[-1]})")
@@ -281,11 +291,11 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
     with atomic_folder(out) as tmp:
         frame.to_csv(tmp / "verdeel.csv", index=False, float_format="%.6g")
         a.sensitivity_frame().to_csv(tmp / "sensitivity.csv", index=False, float_format="%.6g")
-        manifest = {"settings": json.loads(a.settings.model_dump_json()), "scenario": a.scenario_name,
-                    "municipalities_table": str(a.table.path), "seed": a.seed, "replications": a.replications,
-                    "years": a.years, "report_year": year, "prices": a.prices, "variants": list(a.variants),
-                    "notes": a.notes, "packages": package_versions(), **(extra or {})}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_manifest(tmp, {"settings": json.loads(a.settings.model_dump_json()), "scenario": a.scenario_name,
+                             "municipalities_table": str(a.table.path), "seed": a.seed,
+                             "replications": a.replications, "years": a.years, "report_year": year,
+                             "prices": a.prices, "variants": list(a.variants), "notes": a.notes, "lang": lang,
+                             **(extra or {})})
         paths = {"overview": tmp / "overview.png", "grid": tmp / "municipalities.png",
                  "existing": tmp / "existing.png", "sensitivity": tmp / "sensitivity.png"}
         plot_overview(a, year, paths["overview"])
@@ -295,7 +305,17 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
             plot_sensitivity(a, year, paths["sensitivity"])
         for m, name in enumerate(a.municipalities):
             plot_municipality(a, m, tmp / f"municipality-{slug(name)}.png")
+        (tmp / PAGES).mkdir()
+        words = labels("figuur", lang)
+        figures = {}
+        for m, name in enumerate(a.municipalities):
+            figures[name] = tmp / PAGES / f"{slug(name)}.png"
+            plot_page(a, m, figures[name], words, first=shown_years(a)[0])
+        write_municipal_pages(a, tmp, year, figures, lang, extra)
         blocks = report_blocks(a, frame, year, paths)
         (tmp / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
-        (tmp / "report.html").write_text(render_html(blocks, blocks[0].text), encoding="utf-8")
+        if lang == "en":
+            (tmp / "report.html").write_text(render_html(blocks, blocks[0].text), encoding="utf-8")
+        else:
+            write_report_html(a, tmp, year, paths, lang, extra)
     return Path(out)
