@@ -1,6 +1,6 @@
 """The folder tree is the architecture: data flows one way through the subpackages of sim/.
 
-    config → model → record → experiment → analysis, policy → report → cli
+    config → model → record → experiment → analysis, policy → report → cli, web
 
 A module may import from its own subpackage and from earlier layers only; no module imports
 a private name (``_x``) from another module; there is no import cycle; and the command line
@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM = ROOT / "sim"
-LAYERS = {"config": 0, "model": 1, "record": 2, "experiment": 3, "analysis": 4, "policy": 4, "report": 5, "cli": 6}
+LAYERS = {"config": 0, "model": 1, "record": 2, "experiment": 3, "analysis": 4, "policy": 4, "report": 5, "cli": 6, "web": 6}
 HEAVY = ("numpy", "pandas", "scipy", "matplotlib", "simpy", "SALib", "pydantic")
 
 

@@ -3,7 +3,7 @@ and printing. Nothing else. The commands register on :data:`sim.cli.app.app` whe
 
 from __future__ import annotations
 
-COMMANDS = ("run", "check", "schema", "new_region", "calibrate", "compare", "target", "sweep", "solve", "sensitivity", "verdeel")
+COMMANDS = ("run", "check", "schema", "new_region", "calibrate", "compare", "target", "sweep", "solve", "sensitivity", "verdeel", "serve")
 
 
 def load_app():

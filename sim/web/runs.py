@@ -1,0 +1,270 @@
+"""What the web app runs: a comparison of scenarios and a verdeelmodel assessment, each cached in
+a folder of ``cache`` named by a hash of what determines its numbers (every scenario's resolved
+content, the labels, the seed, the replications, the bwsim version), so that asking again gives
+the same folder, at once.
+
+A comparison's folder is what ``bwsim compare`` writes (``report.html``, ``comparison.csv``,
+``manifest.json``, the figures), written by :func:`sim.report.compare_report.write_report` in a
+worker process. A verdeel folder holds ``gaps.json`` (the gap per municipality and year, with its
+95% interval and P(short)) and ``manifest.json``."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from .jobs import Job, JobQueue
+
+#: At most this many replications per request.
+MAX_REPLICATIONS = 50
+MAX_SCENARIOS = 4
+KEY = re.compile(r"[0-9a-f]{24}")
+#: The files of a comparison a user may download.
+DOWNLOADS = {"report.html": "text/html", "comparison.csv": "text/csv", "manifest.json": "application/json",
+             "report.md": "text/markdown"}
+
+
+class RequestError(ValueError):
+    """A request the app refuses (shown with the field it is about)."""
+
+
+def digest(payload: dict) -> str:
+    text = json.dumps({**payload, "bwsim": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def check_key(key: str) -> str:
+    if not KEY.fullmatch(key or ""):
+        raise RequestError("not a result")
+    return key
+
+
+def check_numbers(replications: int, seed: int) -> None:
+    if not 2 <= replications <= MAX_REPLICATIONS:
+        raise RequestError(f"replications: between 2 and {MAX_REPLICATIONS} (got {replications})")
+    if not 0 <= seed <= 2 ** 32 - 1:
+        raise RequestError(f"seed: between 0 and {2 ** 32 - 1} (got {seed})")
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+@dataclass
+class CompareRequest:
+    names: list[str]
+    scenarios: list  # validated Scenario objects, the first the reference
+    files: list[str]
+    replications: int
+    seed: int
+    overrides: list[str]
+
+    @property
+    def key(self) -> str:
+        return digest({"kind": "compare", "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
+                       "labels": self.labels, "seed": self.seed, "replications": self.replications})
+
+    @property
+    def labels(self) -> list[str]:
+        from ..experiment.compare import unique_labels
+
+        return unique_labels([s.name for s in self.scenarios])
+
+    @property
+    def total(self) -> int:
+        return self.replications * len(self.scenarios)
+
+
+def compare_request(catalog, names: list[str], replications: int, seed: int, end_year: int | None) -> CompareRequest:
+    """Check a comparison request: 2–4 scenario names of the folder, bounded replications, and
+    an optional last year (the run ends on 1 January of the year after)."""
+    from ..config.scenario import ScenarioError
+
+    names = [n for n in names if n]
+    if not 2 <= len(names) <= MAX_SCENARIOS:
+        raise RequestError(f"scenarios: choose 2 to {MAX_SCENARIOS} (got {len(names)})")
+    if len(set(names)) != len(names):
+        raise RequestError("scenarios: each scenario once")
+    check_numbers(replications, seed)
+    overrides = [f"end={end_year + 1}-01-01"] if end_year else []
+    loaded = []
+    for name in names:
+        try:
+            loaded.append(catalog.scenario(name, overrides))
+        except ScenarioError as exc:
+            raise RequestError(f"{name}: {exc}") from None
+    first = loaded[0]
+    for name, sc in zip(names[1:], loaded[1:]):
+        if (sc.start, sc.end) != (first.start, first.end):
+            raise RequestError(f"{name} runs {sc.start} to {sc.end}, but {names[0]} runs {first.start} to "
+                               f"{first.end}; compared scenarios must cover the same period")
+    return CompareRequest(names, loaded, [str(catalog.path(n)) for n in names], replications, seed, overrides)
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("manifest.json", "comparison.csv", "report.html"))
+
+
+def compare_work(request: CompareRequest, folder: Path):
+    """The job: replications on the queue's pool, then the report written by a worker process."""
+
+    def work(job: Job, queue: JobQueue) -> None:
+        from ..experiment.compare import compare
+        from ..report.compare_report import write_report
+        from ..report.output import provenance
+
+        comparison = compare(request.scenarios, request.replications, seed=request.seed, workers=queue.workers,
+                             labels=request.labels, executor=queue.pool(), progress=job.advance)
+        job.phase = "writing the report"
+        manifest = provenance(scenarios=request.files, overrides=request.overrides, seed=request.seed,
+                              replications=request.replications, executor="process", made_by="bwsim serve",
+                              cache_key=request.key)
+        queue.pool().submit(write_report, comparison, folder, None, manifest).result()
+
+    return work
+
+
+def read_comparison(folder: Path) -> dict:
+    """What the result page shows, from the saved folder: labels, seed, replications, the years and
+    the rows of comparison.csv (numbers as floats), what each scenario changes."""
+    meta = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))
+    rows = []
+    with open(folder / "comparison.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for name, value in row.items():
+                if name not in ("scenario", "metric", "unit"):
+                    row[name] = float(value) if value not in ("", None) else float("nan")
+            row["year"] = int(row["year"])
+            rows.append(row)
+    years = sorted({r["year"] for r in rows})
+    return {"labels": meta["labels"], "seed": meta["seed"], "replications": meta["replications"],
+            "changes": meta.get("changes", []), "years": years, "rows": rows,
+            "start": meta["scenarios"][0]["start"], "end": meta["scenarios"][0]["end"]}
+
+
+# ---------------------------------------------------------------- verdeel
+
+
+@dataclass
+class VerdeelRequest:
+    scenario_name: str
+    settings_name: str
+    scenario_path: Path
+    settings_path: Path
+    settings: object
+    scenario: object
+    table: object
+    notes: list[str]
+    replications: int
+    seed: int
+    overrides: list[str]
+    setting_overrides: list[str]
+    split: object
+
+    @property
+    def key(self) -> str:
+        return digest({"kind": "verdeel", "scenario": self.scenario.model_dump(mode="json"),
+                       "settings": self.settings.model_dump(mode="json"), "overrides": self.setting_overrides,
+                       "seed": self.seed, "replications": self.replications})
+
+    @property
+    def total(self) -> int:
+        return self.replications * (2 if self.split is not None else 1)
+
+
+def verdeel_request(catalog, scenario: str, settings: str, regime: str | None, responsibility_year: int | None,
+                    start_year: int | None, macro_budget: str | None, end_year: int | None, replications: int,
+                    seed: int) -> VerdeelRequest:
+    """Check a verdeel request as ``bwsim verdeel`` does (the same settings and scenario errors)."""
+    from ..config.scenario import ScenarioError
+    from ..policy import verdeel as vd
+
+    check_numbers(replications, seed)
+    if settings not in catalog.settings_names():
+        raise RequestError(f"settings: {settings!r} is not a verdeel settings file of the folder")
+    if scenario not in catalog.scenario_names():
+        raise RequestError(f"scenario: {scenario!r} is not a scenario of the folder")
+    setting_overrides = []
+    if regime:
+        if regime not in vd.REGIMES:
+            raise RequestError(f"regime: one of {', '.join(vd.REGIMES)} (got {regime!r})")
+        setting_overrides.append(f"regime={regime}")
+    if start_year:
+        setting_overrides.append(f"start_year={start_year}")
+    if responsibility_year:
+        setting_overrides.append(f"responsibility_year={responsibility_year}")
+    if macro_budget:
+        text = macro_budget.strip().replace("_", "")
+        if text != "scenario_cost" and not re.fullmatch(r"\d+(\.\d+)?", text):
+            raise RequestError("macro budget: euros a year (e.g. 37700000) or scenario_cost")
+        setting_overrides.append(f"macro_budget={macro_budget.strip()}")
+    overrides = [f"end={end_year + 1}-01-01"] if end_year else []
+    scenario_path, settings_path = catalog.path(scenario), catalog.path(settings)
+    try:
+        cfg = vd.load_settings(settings_path, setting_overrides)
+        sc, table, notes = vd.prepare(scenario_path, cfg, overrides)
+    except (vd.VerdeelError, ScenarioError) as exc:
+        raise RequestError(str(exc).replace(str(catalog.folder) + "/", "")) from None
+    return VerdeelRequest(scenario, settings, scenario_path, settings_path, cfg, sc, table, notes, replications,
+                          seed, overrides, setting_overrides, vd.wlz_scenario(sc, cfg))
+
+
+def gap_rows(assessment) -> dict:
+    """Per year, per municipality and the region: budget, cost paid, gap with its 95% interval and
+    P(short), in € million (what ``bwsim verdeel`` prints)."""
+    import numpy as np
+
+    from ..experiment.replications import mean_ci
+    from ..policy import verdeel as vd
+
+    gap, cost = vd.with_region(assessment.gap), vd.with_region(assessment.cost)
+    budget = np.concatenate([assessment.budget, assessment.budget.sum(0, keepdims=True)])
+    g_mean, g_lo, g_hi = mean_ci(gap)
+    c_mean = np.nanmean(cost, axis=0)
+    names = assessment.municipalities + [vd.REGION]
+    years = {}
+    for k, year in enumerate(assessment.years):
+        p = vd.probability_short(gap[:, :, k])
+        years[str(year)] = [{"municipality": name, "budget": float(budget[m, k] / 1e6),
+                             "cost": float(c_mean[m, k] / 1e6), "gap": float(g_mean[m, k] / 1e6),
+                             "gap_low": float(g_lo[m, k] / 1e6), "gap_high": float(g_hi[m, k] / 1e6),
+                             "p_short": float(p[m])} for m, name in enumerate(names)]
+    return {"scenario": assessment.scenario_name, "regime": assessment.settings.regime,
+            "responsibility_year": assessment.settings.responsibility, "start_year": assessment.settings.start_year,
+            "prices": assessment.prices, "replications": assessment.replications, "seed": assessment.seed,
+            "notes": list(assessment.notes), "years": [int(y) for y in assessment.years], "rows": years}
+
+
+def verdeel_work(request: VerdeelRequest, folder: Path):
+    def work(job: Job, queue: JobQueue) -> None:
+        from ..experiment.replications import run_replications
+        from ..policy import verdeel as vd
+        from ..report.output import atomic_folder, provenance, write_manifest
+
+        runs = []
+        for scenario in (request.scenario, request.split):
+            if scenario is not None:
+                runs.append(run_replications(scenario, request.replications, seed=request.seed,
+                                             workers=queue.workers, executor=queue.pool(), progress=job.advance))
+        job.phase = "setting budgets against costs"
+        assessment = vd.assess(runs[0], request.settings, request.table, list(request.notes),
+                               runs[1] if len(runs) > 1 else None)
+        data = gap_rows(assessment)
+        data.update(scenario_file=request.scenario_name, settings_file=request.settings_name)
+        with atomic_folder(folder) as tmp:
+            (tmp / "gaps.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+            write_manifest(tmp, provenance(scenarios=[str(request.scenario_path)], overrides=request.overrides,
+                                           seed=request.seed, replications=request.replications,
+                                           settings_file=str(request.settings_path),
+                                           setting_overrides=request.setting_overrides, made_by="bwsim serve",
+                                           cache_key=request.key))
+
+    return work
+
+
+def read_gaps(folder: Path) -> dict:
+    return json.loads((folder / "gaps.json").read_text(encoding="utf-8"))
