@@ -31,7 +31,7 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
     cache = Path(cache).resolve()
     queue = JobQueue(workers=workers, limit=queue_limit)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals.update(number=charts.number, levers=forms.LEVERS, max_reps=runs.MAX_REPLICATIONS,
+    templates.env.globals.update(number=charts.number, lever_groups=forms.GROUPS, max_reps=runs.MAX_REPLICATIONS,
                                  max_scenarios=runs.MAX_SCENARIOS)
 
     from contextlib import asynccontextmanager
@@ -304,7 +304,7 @@ def compare_view(data: dict, year: int) -> dict:
         unit = metric.unit or "people"
         levels = [charts.Series(label, *[[by[(metric.name, label, y)][c] for y in years]
                                         for c in ("mean", "ci_low", "ci_high")]) for label in labels]
-        diffs = [charts.Series(f"{label} − {labels[0]}", *[[by[(metric.name, label, y)][c] for y in years]
+        diffs = [charts.Series(label, *[[by[(metric.name, label, y)][c] for y in years]
                                                            for c in ("diff_mean", "diff_ci_low", "diff_ci_high")])
                  for label in labels[1:]]
         figures.append({"name": metric.name, "title": metric_title(metric),

@@ -127,6 +127,7 @@ class Catalog:
                 baseline = self.scenario(BASELINE)
             except (sc_mod.ScenarioError, CatalogError):
                 baseline = None
+        plain = " ".join(baseline.description.split()) if baseline is not None else None
         out = []
         for name in self.scenario_names():
             try:
@@ -138,7 +139,10 @@ class Catalog:
             changes = ([change_text(c) for c in scenario_changes(baseline, sc)]
                        if baseline is not None and name != BASELINE else [])
             parent = raw.get("extends")
-            out.append(Entry(name, "scenario", title=sc.name, description=" ".join(sc.description.split()),
+            description = " ".join(sc.description.split())
+            if name != BASELINE and description == plain:  # inherited: says nothing about this scenario
+                description = ""
+            out.append(Entry(name, "scenario", title=sc.name, description=description,
                              extends=Path(parent).stem if isinstance(parent, str) else None, changes=changes,
                              start=sc.start, end=sc.end))
         for name in self.settings_names():

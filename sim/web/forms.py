@@ -60,6 +60,8 @@ LEVERS = (
 )
 
 BY_KEY = {lever.key: lever for lever in LEVERS}
+#: (group, its levers), in the order of LEVERS.
+GROUPS = [(group, [lv for lv in LEVERS if lv.group == group]) for group in dict.fromkeys(lv.group for lv in LEVERS)]
 CAPACITY = "capacity_path.changes"
 SHRINK = "capacity_path.shrink"
 

@@ -95,8 +95,8 @@ def compare_request(catalog, names: list[str], replications: int, seed: int, end
     for name in names:
         try:
             loaded.append(catalog.scenario(name, overrides))
-        except ScenarioError as exc:
-            raise RequestError(f"{name}: {exc}") from None
+        except ScenarioError as exc:  # the folder's path is the server's business
+            raise RequestError(str(exc).replace(str(catalog.folder) + "/", "")) from None
     first = loaded[0]
     for name, sc in zip(names[1:], loaded[1:]):
         if (sc.start, sc.end) != (first.start, first.end):

@@ -49,7 +49,13 @@ async function poll(form, status) {
       : `${status.done} of ${status.total} replications — ${status.phase}`;
     if (status.state === "done") {
       form.dataset.state = "done";
-      window.location.assign(status.result_url);
+      bar.value = bar.max;
+      const link = document.createElement("a");
+      link.href = status.result_url;
+      link.id = "result-link";
+      link.textContent = "open the result";
+      text.append(" — ", link);
+      setTimeout(() => window.location.assign(status.result_url), 600);
       return;
     }
     if (status.state === "failed") {

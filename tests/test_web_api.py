@@ -1,0 +1,289 @@
+"""The web app's API and pages through FastAPI's test client (``bwsim serve``), on a copy of the
+Haarlem scenarios: listing, names that would leave the folder, lever validation with pydantic's
+messages next to the field, saving a scenario that ``extends:`` its original, uploads, a
+comparison run in the background and served again from the cache, a full queue, a failed run."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import threading
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from sim.config.scenario import load  # noqa: E402
+from sim.web import runs  # noqa: E402
+from sim.web.app import create_app  # noqa: E402
+from sim.web.catalog import Catalog, CatalogError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HAARLEM = ROOT / "scenarios" / "haarlem"
+BW_SHARE = "uitstroom.housing.contingent.bw_share"
+EXTRA = "uitstroom.housing.contingent.extra_per_year"
+#: A small comparison: two scenarios, three replications, 2015–2017.
+SMALL = {"scenarios": ["baseline", "more-contingent"], "replications": 3, "seed": 4, "end_year": 2018}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("web") / "haarlem"
+    shutil.copytree(HAARLEM, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def client(folder):
+    app = create_app(folder, folder.parent / "cache", workers=1, queue_limit=2)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def wait(client, status: dict, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while status["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+        status = client.get(f"/api/jobs/{status['id']}").json()
+    return status
+
+
+class FieldErrors(HTMLParser):
+    """key -> the error message shown inside the form field of that key."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors: dict[str, str] = {}
+        self.key = None
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "div" and "data-key" in attrs:
+            self.key = attrs["data-key"]
+        if tag == "p" and "field-error" in (attrs.get("class") or ""):
+            self.inside = True
+
+    def handle_data(self, data):
+        if self.inside and self.key:
+            self.errors[self.key] = self.errors.get(self.key, "") + data
+
+    def handle_endtag(self, tag):
+        if tag == "p":
+            self.inside = False
+
+
+def field_errors(html: str) -> dict[str, str]:
+    parser = FieldErrors()
+    parser.feed(html)
+    return {k: " ".join(v.split()) for k, v in parser.errors.items()}
+
+
+def form_of(folder: Path, name: str) -> dict[str, str]:
+    """The form as the page fills it, for a scenario (checkboxes only when ticked)."""
+    from sim.web.forms import field_texts
+
+    texts = field_texts(Catalog(folder).scenario(name))
+    return {k: ("on" if v is True else v) for k, v in texts.items() if v is not False}
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def test_the_scenarios_are_listed_with_what_they_change(client):
+    listed = {e["name"]: e for e in client.get("/api/scenarios").json()}
+    assert listed["baseline"]["kind"] == "scenario" and listed["baseline"]["changes"] == []
+    assert "uitstroom.housing.contingent.extra_per_year: 0 → 20" in listed["more-contingent"]["changes"]
+    assert listed["central-waitlist"]["changes"] == ["waitlist.policy: per_provider → central"]
+    assert listed["verdeel-2025"]["kind"] == "verdeel"
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "20 more contingentwoningen a year" in page.text and "waitlist.policy: per_provider → central" in page.text
+
+
+@pytest.mark.parametrize("name", ["../haarlem/baseline", "..", "../secret", "sub/baseline", "baseline.yaml",
+                                  "/etc/passwd", "baseline\\..\\x", ".hidden", "~root"])
+def test_names_that_leave_the_folder_are_refused(client, folder, name):
+    (folder.parent / "secret.yaml").write_text((HAARLEM / "baseline.yaml").read_text())
+    with pytest.raises(CatalogError):
+        Catalog(folder).path(name)
+    encoded = "".join(f"%{b:02X}" for b in name.encode())  # every byte, so the client cannot normalise ".."
+    page = client.get(f"/scenarios/{encoded}")
+    assert 400 <= page.status_code < 500
+    answer = client.post("/api/compare", json={**SMALL, "scenarios": [name, "baseline"]})
+    assert 400 <= answer.status_code < 500 and answer.json()["detail"]
+    answer = client.post("/api/verdeel", json={"scenario": "baseline", "settings": name, "replications": 2})
+    assert answer.status_code == 422
+
+
+def test_a_bad_lever_value_gets_pydantic_message_next_to_its_field(client, folder):
+    form = {**form_of(folder, "more-contingent"), BW_SHARE: "1.5", "waitlist.intake_stop": "many",
+            "action": "check"}
+    page = client.post("/scenarios/more-contingent", data=form)
+    assert page.status_code == 422
+    errors = field_errors(page.text)
+    assert errors[BW_SHARE] == "Input should be less than or equal to 1 (got 1.5)"
+    assert errors["waitlist.intake_stop"].startswith("Input should be a valid integer")
+    assert set(errors) == {BW_SHARE, "waitlist.intake_stop"}
+    assert "more-contingent.yaml: waitlist.intake_stop: Input should be a valid integer" in page.text
+    # a rule of the whole scenario lands on the lever it names
+    form = {**form_of(folder, "baseline"), "capacity_path.changes": "2016-01-01 600\n2031-01-01 500"}
+    errors = field_errors(client.post("/scenarios/baseline", data=form).text)
+    assert "capacity_path" in errors["capacity_path.changes"]
+    form = {**form_of(folder, "more-contingent"), EXTRA: "30", "action": "check"}
+    page = client.post("/scenarios/more-contingent", data=form)
+    assert page.status_code == 200 and field_errors(page.text) == {}
+    assert f"Changes against this scenario: {EXTRA}" in page.text
+
+
+def test_save_writes_a_new_scenario_that_extends_the_original(client, folder):
+    form = {**form_of(folder, "more-contingent"), EXTRA: "35", "bridging.for_everyone": "on", "action": "save",
+            "new_name": "more-contingent-35", "new_title": "35 more homes, bridging for all"}
+    answer = client.post("/scenarios/more-contingent", data=form, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/scenarios/more-contingent-35")
+    saved = folder / "more-contingent-35.yaml"
+    data = yaml.safe_load(saved.read_text())
+    assert data == {"extends": "more-contingent.yaml", "name": "35 more homes, bridging for all",
+                    "uitstroom": {"housing": {"contingent": {"extra_per_year": 35}}},
+                    "bridging": {"for_everyone": True}}
+    sc = load(saved)
+    assert sc.uitstroom.housing.contingent.extra_per_year == 35
+    assert str(sc.uitstroom.housing.contingent.extra_from) == "2018-01-01"  # inherited
+    assert client.get(answer.headers["location"]).status_code == 200
+    # never overwritten; a name that is a path is refused; nothing is written for either
+    before = saved.read_text()
+    again = client.post("/scenarios/more-contingent", data={**form, EXTRA: "50"})
+    assert again.status_code == 422 and "exists already" in field_errors(again.text)["new_name"]
+    assert saved.read_text() == before
+    bad = client.post("/scenarios/more-contingent", data={**form, "new_name": "../evil"})
+    assert bad.status_code == 422 and "no path" in field_errors(bad.text)["new_name"]
+    assert not (folder.parent / "evil.yaml").exists()
+
+
+def test_uploads_are_parsed_safely_size_limited_and_validated(client, folder):
+    good = b"extends: baseline.yaml\nname: Uploaded\nwaitlist: {intake_stop: 120}\n"
+    answer = client.post("/upload", data={"name": "uploaded"}, files={"file": ("x.yaml", good)},
+                         follow_redirects=False)
+    assert answer.status_code == 303 and load(folder / "uploaded.yaml").waitlist.intake_stop == 120
+    cases = {
+        "python-tag": (b"!!python/object/apply:os.system ['echo hi']\n", "could not determine a constructor"),
+        "not-valid": (b"extends: baseline.yaml\nname: X\nwaitlist: {intake_stop: -3}\n", "waitlist.intake_stop"),
+        "outside": (b"extends: ../secret.yaml\nname: X\n", "extends"),
+    }
+    for name, (content, said) in cases.items():
+        answer = client.post("/upload", data={"name": name}, files={"file": ("x.yaml", content)})
+        assert answer.status_code == 422, name
+        assert said in answer.text, name
+        assert not (folder / f"{name}.yaml").exists()
+    huge = client.post("/upload", data={"name": "huge"}, files={"file": ("x.yaml", b"#" * 200_000)})
+    assert huge.status_code == 413 and not (folder / "huge.yaml").exists()
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+@pytest.mark.parametrize("change, said", [({"replications": 51}, "replications"), ({"replications": 1}, "replications"),
+                                          ({"scenarios": ["baseline"]}, "choose 2 to 4"),
+                                          ({"scenarios": ["baseline", "intake-stop", "central-waitlist",
+                                                          "waitlist-review", "mo-conversion"]}, "choose 2 to 4"),
+                                          ({"scenarios": ["baseline", "nope"]}, "no scenario"),
+                                          ({"end_year": 2015}, "baseline.yaml: providers.PGB providers.schedule: date 2017-05-01 is outside the run")])
+def test_a_comparison_out_of_bounds_is_refused_with_a_reason(client, change, said):
+    answer = client.post("/api/compare", json={**SMALL, **change})
+    assert answer.status_code in (404, 422)
+    assert said in answer.json()["detail"]
+
+
+def test_a_comparison_runs_in_the_background_and_a_repeat_comes_from_the_cache(client, folder):
+    answer = client.post("/api/compare", json=SMALL)
+    assert answer.status_code == 202 and answer.json()["total"] == 6
+    status = wait(client, answer.json())
+    assert status["state"] == "done" and status["done"] == 6 and not status["cached"]
+    page = client.get(status["result_url"])
+    assert page.status_code == 200
+    key = status["result_url"].rsplit("/", 1)[1]
+    table = client.get(f"/compare/{key}/comparison.csv")
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(table.text.splitlines()))
+    diff = next(r for r in rows if r["metric"] == "waitlist" and r["year"] == "2018"
+                and r["scenario"] == "20 more contingentwoningen a year")
+    shown = re.search(r'data-metric="waitlist".*?class="diff[^"]*">([^<]+)<', page.text, re.S).group(1)
+    assert shown.split()[0].replace("\u2212", "-") == f"{float(diff['diff_mean']):+.1f}".replace("+0.0", "0.0")
+    report = client.get(f"/compare/{key}/report.html")
+    assert report.status_code == 200 and "Scenario comparison" in report.text
+    manifest = client.get(f"/compare/{key}/manifest.json").json()
+    assert manifest["seed"] == 4 and manifest["replications"] == 3 and manifest["made_by"] == "bwsim serve"
+    assert client.get(f"/compare/{key}/arrays.npz").status_code == 404  # only the listed downloads
+
+    started = time.perf_counter()
+    again = client.post("/api/compare", json=SMALL)
+    elapsed = time.perf_counter() - started
+    assert again.status_code == 200 and again.json()["cached"] and again.json()["state"] == "done"
+    assert again.json()["result_url"] == status["result_url"]
+    assert elapsed < 1.0, elapsed
+    assert client.get(f"/compare/{key}/comparison.csv").text == table.text
+    assert client.get(status["result_url"]).text == page.text
+
+
+def test_a_full_queue_answers_429_and_a_failed_run_keeps_earlier_results(client, monkeypatch):
+    queue = client.app.state.queue
+    release = threading.Event()
+    blockers = [queue.submit("test", f"block-{k}", 1, "/", lambda job, q: release.wait(30)) for k in range(2)]
+    try:
+        answer = client.post("/api/compare", json={**SMALL, "seed": 99})
+        assert answer.status_code == 429
+        assert "queue is full" in answer.json()["detail"]
+        cached = client.post("/api/compare", json=SMALL)  # a result in the cache needs no place in the queue
+        assert cached.status_code == 200 and cached.json()["cached"]
+    finally:
+        release.set()
+    for job in blockers:
+        wait(client, job.status())
+
+    def broken(request, folder):
+        def work(job, q):
+            job.advance(1)
+            raise RuntimeError("the disk is full")
+        return work
+
+    monkeypatch.setattr(runs, "compare_work", broken)
+    answer = client.post("/api/compare", json={**SMALL, "seed": 98})
+    assert answer.status_code == 202
+    status = wait(client, answer.json())
+    assert status["state"] == "failed" and status["error"] == "the disk is full" and status["result_url"] is None
+    key = runs.CompareRequest(SMALL["scenarios"], [], [], 3, 98, []).key  # no folder for the failed run
+    assert not any(key in p.name for p in (client.app.state.cache).iterdir())
+    earlier = client.post("/api/compare", json=SMALL).json()
+    assert earlier["cached"] and client.get(earlier["result_url"]).status_code == 200
+
+
+# ---------------------------------------------------------------- verdeel
+
+
+def test_verdeel_gives_the_gap_per_municipality_with_its_interval(client):
+    answer = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "regime": "two_track",
+                                               "responsibility_year": 2025, "macro_budget": "37700000",
+                                               "end_year": 2026, "replications": 3, "seed": 2})
+    assert answer.status_code == 202, answer.text
+    status = wait(client, answer.json())
+    assert status["state"] == "done", status
+    page = client.get(status["result_url"] + "?year=2026")
+    assert page.status_code == 200
+    row = re.search(r'data-municipality="Haarlem".*?class="gap[^"]*">([^<]+)</td>\s*<td>(\d+)%', page.text, re.S)
+    assert row, page.text[:2000]
+    assert re.fullmatch(r"[+\u2212]?\d+\.\d\d \[[+\u2212]?\d+\.\d\d, [+\u2212]?\d+\.\d\d\]", row.group(1).strip())
+    assert 0 <= int(row.group(2)) <= 100
+    assert 'data-municipality="Region"' in page.text and "<svg" in page.text
+    bad = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "regime": "fair",
+                                            "replications": 3})
+    assert bad.status_code == 422 and "regime" in bad.json()["detail"]
+    early = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "start_year": 2015,
+                                              "replications": 3})
+    assert early.status_code == 422 and "start_year" in early.json()["detail"]
