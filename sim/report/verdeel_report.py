@@ -1,7 +1,8 @@
 """The verdeelmodel's results folder: ``verdeel.csv`` (every number with its CI, and the band over
 the key and budget variants), ``sensitivity.csv`` (every variant), ``manifest.json``, the figures
-(:mod:`.verdeel_plots`), ``report.md`` and ``report.html`` (one list of :mod:`.blocks`, rendered
-twice), written all or nothing. Every table names its prices."""
+(:mod:`.verdeel_plots`), ``report.md`` (a list of :mod:`.blocks`, in English), ``report.html`` and a
+page per municipality in English or Dutch (:mod:`.verdeel_pages`, worded in jinja2 templates),
+written all or nothing. Every table names its prices."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from .. import __version__
 from ..policy.verdeel import EXPECTED_COST, REGION, SCENARIO_COST, Assessment, Settings, VerdeelError
-from .blocks import Block, Cell, fmt, render_html, render_markdown
+from .blocks import Block, Cell, fmt, render_markdown
 from .output import atomic_folder, write_manifest
 from .templating import check_lang, labels
 from .verdeel_pages import PAGES, shown_years, write_municipal_pages, write_report_html
@@ -265,6 +266,8 @@ def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, paths: dict[str
                   "says (short, surplus, either); it holds when every variant says the same."),
             Block("image", f"Gap in {year} under each variant ({a.prices})", path=paths["sensitivity"]),
         ]
+    blocks.append(Block("p", f"One page per municipality, to print on A4: {PAGES}/index.html in this folder "
+                             "(bwsim verdeel --lang nl writes them, and this report, in Dutch)."))
     blocks.append(Block("note", "One PNG per municipality, and every number with its CI (verdeel.csv, sensitivity.csv), "
                                 "are in this folder. The CIs and P(short) are the simulation's uncertainty (who "
                                 "arrives, stays, leaves, from where); the variants show what the keys and the budget "
@@ -314,8 +317,5 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
         write_municipal_pages(a, tmp, year, figures, lang, extra)
         blocks = report_blocks(a, frame, year, paths)
         (tmp / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
-        if lang == "en":
-            (tmp / "report.html").write_text(render_html(blocks, blocks[0].text), encoding="utf-8")
-        else:
-            write_report_html(a, tmp, year, paths, lang, extra)
+        write_report_html(a, tmp, year, paths, lang, extra)
     return Path(out)
