@@ -593,3 +593,33 @@ def test_years_after_the_run_are_historic_with_a_note_and_one_split_serves_the_o
     assert sc.attribution.cohort_date == dt.date(2021, 1, 1) and vd.wlz_scenario(sc, phased) is None
     b = vd.assess(run_replications(sc, 2, seed=SEED, workers=1), phased, table)
     assert np.allclose(b.wlz_moved, a.wlz_moved) and np.allclose(b.regional_cost, a.regional_cost)
+
+
+def test_cli_bad_lang_is_one_line_exit_2_before_anything_runs(tmp_path):
+    out = tmp_path / "res"
+    result = runner.invoke(app, ["verdeel", str(BASELINE), "-n", "2", "--lang", "fr", "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: --lang fr: expected one of en, nl"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["verdeel", "new-region", "solve", "solve steady-state"])
+def test_verdeel_new_region_and_solve_show_an_example_in_their_help(command):
+    result = runner.invoke(app, [*command.split(), "--help"], terminal_width=200)
+    text = " ".join(result.output.split())
+    example = "Example: bwsim solve steady-state " if command.startswith("solve") else f"Example: bwsim {command} "
+    assert result.exit_code == 0 and example in text, text
+
+
+def test_euros_counts_and_shares_as_each_language_writes_them():
+    from sim.report.templating import check_lang, euros, millions, number, percent
+
+    assert euros(1_234_567.8, "nl") == "€ 1,2 mln" and euros(1_234_567.8, "en") == "€1.2m"
+    assert euros(12_345.4, "nl") == "€ 12.345" and euros(12_345.4, "en") == "€12,345"
+    assert euros(-3_760_000, "nl", sign=True) == "€ −3,8 mln" and euros(250_000, "nl", sign=True) == "€ +250.000"
+    assert euros(400_000, "nl", mln=True) == "€ 0,4 mln" and euros(float("nan"), "nl") == "–"
+    assert millions(-3_871_000, "nl") == "−3,87" and millions(-0.001, "nl", sign=True) == "0,00"
+    assert number(1234.5, 1, "nl") == "1.234,5" and number(1234.5, 1, "en") == "1,234.5"
+    assert percent(0.456, "nl") == "46%" and percent(0.05, "nl", 1) == "5,0%"
+    with pytest.raises(ValueError, match="--lang fr: expected one of en, nl"):
+        check_lang("fr")

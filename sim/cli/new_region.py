@@ -57,7 +57,9 @@ def new_region(
 ):
     """Write a complete, commented scenario for a new region, its assumptions marked to replace.
 
-    The numbers given are marked '# given'; every other number is marked '# assumption: ...'."""
+    The numbers given are marked '# given'; every other number is marked '# assumption: ...'.
+    Example: bwsim new-region "Regio Voorbeeld" --places 120 --waiting 40 --start 2025-01-01 --municipality Noord=0.6 --municipality Zuid=0.4
+    """
     from ..config.new_region import NewRegionError, region_yaml
 
     target = default_file(name) if out is None else out

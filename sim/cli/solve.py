@@ -13,7 +13,8 @@ from rich.table import Table
 from .app import app, console, executor_from, executor_option, fail, load_mapping, pool_workers, progress_bar, \
     scheduler_option
 
-solve_app = typer.Typer(no_args_is_help=True, help="Solve a scenario for a value: the steady state of the waitlist.")
+solve_app = typer.Typer(no_args_is_help=True, help="Solve a scenario for a value: the steady state of the waitlist.\n\n"
+                        "Example: bwsim solve steady-state scenarios/haarlem/baseline.yaml --waitlist 150 -n 10")
 app.add_typer(solve_app, name="solve")
 
 
@@ -42,7 +43,10 @@ def steady_state(
     """The inflow (or withdrawal rate) that keeps the waitlist at --waitlist, and its drift year by year.
 
     The level is the mean waitlist over the second half of --years years, mean over the replications;
-    every value is run with the same seed (common random numbers)."""
+    every value is run with the same seed (common random numbers).
+    Example: bwsim solve steady-state scenarios/haarlem/baseline.yaml --waitlist 150 -n 10
+    (then --solve-for withdrawal for the withdrawal rate instead of the inflow)
+    """
     from ..experiment.steady_state import SteadyStateError, UNKNOWNS, check_question, solve_steady_state
     from ..experiment.sweep import ParameterError
 
