@@ -203,9 +203,9 @@ def test_a_comparison_out_of_bounds_is_refused_with_a_reason(client, change, sai
 
 def test_a_comparison_runs_in_the_background_and_a_repeat_comes_from_the_cache(client, folder):
     answer = client.post("/api/compare", json=SMALL)
-    assert answer.status_code == 202 and answer.json()["total"] == 6
+    assert answer.status_code == 202 and answer.json()["total"] == 7
     status = wait(client, answer.json())
-    assert status["state"] == "done" and status["done"] == 6 and not status["cached"]
+    assert status["state"] == "done" and status["done"] == 7 and not status["cached"]
     page = client.get(status["result_url"])
     assert page.status_code == 200
     key = status["result_url"].rsplit("/", 1)[1]

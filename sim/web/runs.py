@@ -76,7 +76,8 @@ class CompareRequest:
 
     @property
     def total(self) -> int:
-        return self.replications * len(self.scenarios)
+        """Units of work: every replication, and the report."""
+        return self.replications * len(self.scenarios) + 1
 
 
 def compare_request(catalog, names: list[str], replications: int, seed: int, end_year: int | None) -> CompareRequest:
@@ -173,7 +174,8 @@ class VerdeelRequest:
 
     @property
     def total(self) -> int:
-        return self.replications * (2 if self.split is not None else 1)
+        """Units of work: every replication (twice with the Wlz split), and the assessment."""
+        return self.replications * (2 if self.split is not None else 1) + 1
 
 
 def verdeel_request(catalog, scenario: str, settings: str, regime: str | None, responsibility_year: int | None,

@@ -46,7 +46,7 @@ async function poll(form, status) {
     bar.value = status.done;
     text.textContent = status.state === "done"
       ? (status.cached ? "done (from the cache)" : "done")
-      : `${status.done} of ${status.total} replications — ${status.phase}`;
+      : `${status.done} of ${status.total} steps — ${status.phase}`;
     if (status.state === "done") {
       form.dataset.state = "done";
       bar.value = bar.max;

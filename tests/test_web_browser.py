@@ -1,0 +1,145 @@
+"""``bwsim serve`` end to end: the real server (uvicorn in a subprocess, on a free port, on a copy
+of the Haarlem scenarios) driven in headless Chromium by Playwright. The journeys of a policy
+maker: open the app; change a lever (a bad value first, then a good one saved as a new scenario);
+run a comparison and wait for the progress bar; read the difference in the table; download the
+report; open the verdeel page and read a municipality's gap."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser import browser
+
+ROOT = Path(__file__).resolve().parents[1]
+MINUS = "\u2212"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(base URL, scenario folder, cache folder) of a server running the CLI's command."""
+    httpx = pytest.importorskip("httpx")
+    root = tmp_path_factory.mktemp("serve")
+    folder, cache = root / "haarlem", root / "cache"
+    shutil.copytree(ROOT / "scenarios" / "haarlem", folder)
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", "import sys; from sim.cli import main; sys.argv[0] = 'bwsim'; main()", "serve", "--port", str(port), "--workers", "2",
+                                "--scenarios", str(folder), "--cache", str(cache)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            if process.poll() is not None:
+                pytest.fail(f"bwsim serve stopped: {process.stdout.read()}")
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base, folder, cache
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with browser() as b:
+        context = b.new_context(accept_downloads=True, viewport={"width": 1200, "height": 900})
+        yield context.new_page()
+        context.close()
+
+
+def number(text: str) -> float:
+    return float(text.replace(MINUS, "-").replace("+", ""))
+
+
+def test_open_the_app_and_change_a_lever(server, page):
+    base, folder, _ = server
+    page.goto(base + "/")
+    assert page.title() == "Scenarios · bwsim"
+    assert page.locator('#scenarios tr[data-name="more-contingent"]').inner_text().count("extra_per_year: 0 → 20") == 1
+    page.click('#scenarios tr[data-name="more-contingent"] a >> nth=0')
+    page.wait_for_selector("form.levers")
+    field = '[data-key="uitstroom.housing.contingent.bw_share"]'
+    page.fill(f"{field} input", "1.4")
+    page.click('button[value="check"]')
+    assert page.locator(f"{field} .field-error").inner_text() == "Input should be less than or equal to 1 (got 1.4)"
+    page.fill(f"{field} input", "0.333")
+    page.fill('[data-key="uitstroom.housing.contingent.extra_per_year"] input', "40")
+    page.fill("#f-new_name", "more-contingent-40")
+    page.fill("#f-new_title", "40 more contingentwoningen a year")
+    page.click('button[value="save"]')
+    page.wait_for_selector("#saved")
+    assert (folder / "more-contingent-40.yaml").is_file()
+    page.goto(base + "/")
+    assert "40 more contingentwoningen a year" in page.locator("#scenarios").inner_text()
+
+
+def test_run_a_comparison_read_the_difference_and_download_the_report(server, page, tmp_path):
+    base, _, cache = server
+    page.goto(base + "/compare")
+    for box in page.locator('input[name="scenarios"]').all():
+        box.uncheck()
+    page.check('input[name="scenarios"][value="baseline"]')
+    page.check('input[name="scenarios"][value="more-contingent"]')
+    assert page.inner_text("#reference") == "Haarlem baseline"
+    page.fill('input[name="replications"]', "3")
+    page.fill('input[name="end_year"]', "2018")
+    page.click("#compare-form button[type=submit]")
+    # the bar fills to its end and says done, then the result opens
+    page.wait_for_function("() => { const p = document.querySelector('#progress');"
+                           " return p && p.max === 7 && p.value === p.max"
+                           " && document.querySelector('#progress-text').textContent.startsWith('done'); }",
+                           timeout=90_000)
+    page.wait_for_selector("#table", timeout=30_000)
+    cell = page.locator('#table tr[data-metric="waitlist"] td.diff').inner_text()
+    match = re.fullmatch(rf"([+{MINUS}]?\d+\.\d) \[([+{MINUS}]?\d+\.\d), ([+{MINUS}]?\d+\.\d)\]", cell.strip())
+    assert match, cell
+    mean, low, high = (number(g) for g in match.groups())
+    assert low <= mean <= high
+    folder = next(cache.glob("compare-*"))
+    rows = [r.split(",") for r in (folder / "comparison.csv").read_text().splitlines()]
+    header = rows[0]
+    saved = next(dict(zip(header, r)) for r in rows[1:] if r[header.index("metric")] == "waitlist"
+                 and r[header.index("year")] == "2018" and r[0] == "20 more contingentwoningen a year")
+    assert mean == pytest.approx(float(saved["diff_mean"]), abs=0.051)
+    assert mean < 0  # 20 more homes a year from 2018: residents leave sooner, fewer wait
+    assert page.locator("#fig-waitlist svg title").count() > 0  # hover values on the chart
+    with page.expect_download() as download:
+        page.click("#download-report")
+    path = tmp_path / "report.html"
+    download.value.save_as(path)
+    assert "Scenario comparison: Haarlem baseline vs 20 more contingentwoningen a year" in path.read_text()
+
+
+def test_open_the_verdeel_page_and_read_a_municipality_gap(server, page):
+    base, _, cache = server
+    page.goto(base + "/verdeel")
+    page.select_option('select[name="scenario"]', "baseline")
+    page.fill('input[name="end_year"]', "2026")
+    page.fill('input[name="replications"]', "3")
+    page.click("#verdeel-form button[type=submit]")
+    page.wait_for_selector("#gaps", timeout=90_000)
+    gap = page.locator('#gaps tr[data-municipality="Velsen"] td.gap').inner_text().strip()
+    match = re.fullmatch(rf"([+{MINUS}]?\d+\.\d\d) \[([+{MINUS}]?\d+\.\d\d), ([+{MINUS}]?\d+\.\d\d)\]", gap)
+    assert match, gap
+    saved = json.loads(next(cache.glob("verdeel-*/gaps.json")).read_text())
+    velsen = next(r for r in saved["rows"]["2026"] if r["municipality"] == "Velsen")
+    assert number(match.group(1)) == pytest.approx(velsen["gap"], abs=0.006)
+    assert number(match.group(2)) == pytest.approx(velsen["gap_low"], abs=0.006)
+    assert page.locator('#gaps tr[data-municipality="Region"]').count() == 1
