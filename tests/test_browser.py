@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from sim.report.verdeel_pages import PAGE_YEARS
 from tests.browser import browser, skip_without_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 HAARLEM = ROOT / "scenarios" / "haarlem"
 #: A4 minus the margins of the reports' print style (sim/report/templates/print.css: 14 mm a side).
 PRINT_WIDTH_PX = round((210 - 2 * 14) / 25.4 * 96)
+PRINT_HEIGHT_PX = round((297 - 2 * 14) / 25.4 * 96)
 A4 = {"format": "A4", "prefer_css_page_size": True, "print_background": True}
 
 
@@ -123,6 +125,16 @@ class Checker:
             problems.append("the PDF has no page")
         if one_page and pages != 1:
             problems.append(f"prints on {pages} A4 pages, not one")
+        if one_page:  # a short run has fewer years in its table: would the longest table still fit?
+            bottom, rows, row = page.evaluate("""() => {
+                const rows = document.querySelectorAll('tbody tr');
+                return [document.body.getBoundingClientRect().bottom, rows.length,
+                        rows.length ? rows[0].getBoundingClientRect().height : 0];
+            }""")
+            needed = bottom + max(PAGE_YEARS - rows, 0) * row
+            if needed > PRINT_HEIGHT_PX:
+                problems.append(f"with {PAGE_YEARS} years in its table the page would be {needed:.0f} px high; "
+                                f"one A4 page holds {PRINT_HEIGHT_PX} px")
         return problems
 
 

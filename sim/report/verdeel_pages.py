@@ -18,7 +18,7 @@ from .templating import data_uri, render
 #: The folder of the municipal pages inside the verdeel output folder.
 PAGES = "gemeenten"
 #: At most this many years in a municipal page's table (it must fit on one A4 page).
-PAGE_YEARS = 12
+PAGE_YEARS = 10
 
 
 def conclusion(low: float, high: float) -> str:
