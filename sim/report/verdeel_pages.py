@@ -6,6 +6,7 @@ report (``report.html``). The numbers are gathered here (:func:`municipal_page`,
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +168,9 @@ def report_context(a: Assessment, year: int, paths: dict[str, Path], extra: dict
         frame = frame[frame.year == year]
         robust = a.robustness(year).set_index("municipality")
         variants = list(a.all_assessments())
-        sensitivity = {"variants": variants, "changes": {v: a.settings.variants.get(v, {}) for v in variants},
+        changes = {v: {key: json.dumps(value, ensure_ascii=False) for key, value in a.settings.variants.get(v, {}).items()}
+                   for v in variants}
+        sensitivity = {"variants": variants, "changes": changes,
                        "rows": []}
         for name in names:
             sub = frame[frame.municipality == name].set_index("variant")
