@@ -38,7 +38,7 @@ def server(tmp_path_factory):
     shutil.copytree(ROOT / "scenarios" / "haarlem", folder)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", "import sys; from sim.cli import main; sys.argv[0] = 'bwsim'; main()", "serve", "--port", str(port), "--workers", "2",
-                                "--scenarios", str(folder), "--cache", str(cache)], cwd=ROOT,
+                                "--scenarios", str(folder), "--cache", str(cache), "--queue", "2"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -143,3 +143,57 @@ def test_open_the_verdeel_page_and_read_a_municipality_gap(server, page):
     assert number(match.group(1)) == pytest.approx(velsen["gap"], abs=0.006)
     assert number(match.group(2)) == pytest.approx(velsen["gap_low"], abs=0.006)
     assert page.locator('#gaps tr[data-municipality="Region"]').count() == 1
+
+
+def test_twenty_clients_at_once_are_served_or_refused_clearly_and_the_home_page_stays_fast(server):
+    """A bounded load test: 20 clients each start a small comparison at the same moment (five
+    different ones; the server's queue holds two). Every request is answered (accepted, or
+    refused with 429 and a reason), every accepted run finishes with a result, and the home page
+    answers in under a second all the while."""
+    import threading
+
+    import httpx
+
+    base, _, _ = server
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+    go = threading.Barrier(20)
+
+    def client(k: int) -> None:
+        go.wait()
+        answer = httpx.post(base + "/api/compare", timeout=30,
+                            json={"scenarios": ["baseline", "central-waitlist"], "replications": 2, "seed": 100 + k % 5,
+                                  "end_year": 2017})
+        with lock:
+            answers.append(answer)
+
+    assert httpx.get(base + "/", timeout=30).status_code == 200  # the list, computed once for this folder
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(20)]
+    for t in threads:
+        t.start()
+    slowest = 0.0
+    jobs: list[dict] = []
+    deadline = time.monotonic() + 120
+    while True:
+        started = time.perf_counter()
+        home = httpx.get(base + "/", timeout=10)
+        slowest = max(slowest, time.perf_counter() - started)
+        assert home.status_code == 200
+        if not jobs and all(not t.is_alive() for t in threads):
+            assert len(answers) == 20
+            refused = [a for a in answers if a.status_code == 429]
+            accepted = [a for a in answers if a.status_code in (200, 202)]
+            assert len(refused) + len(accepted) == 20, [a.status_code for a in answers]
+            assert accepted and refused
+            assert all("queue is full" in a.json()["detail"] for a in refused)
+            jobs = list({a.json()["id"]: a.json() for a in accepted}.values())  # the same run joins its job
+            assert len(jobs) <= 4, jobs
+        if jobs:
+            jobs = [httpx.get(f"{base}/api/jobs/{j['id']}").json() for j in jobs]
+            if all(j["state"] not in ("queued", "running") for j in jobs):
+                break
+        assert time.monotonic() < deadline, jobs
+        time.sleep(0.2)
+    assert all(j["state"] == "done" for j in jobs), jobs
+    assert all(httpx.get(base + j["result_url"]).status_code == 200 for j in jobs)
+    assert slowest < 1.0, slowest

@@ -82,7 +82,7 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
             return page(request, "error.html", 404, message=str(exc))
         except (CatalogError, ValueError) as exc:
             return page(request, "error.html", 400 if isinstance(exc, CatalogError) else 422, message=str(exc))
-        context: dict[str, Any] = {"name": name, "scenario": sc, "texts": forms.field_texts(sc), "errors": {},
+        context: dict[str, Any] = {"name": name, "scenario": sc, "entry": catalog.entry(name, catalog.baseline()), "texts": forms.field_texts(sc), "errors": {},
                                    "other_errors": [], "summary": "", "message": "", "new_name": "",
                                    "new_title": "", "new_description": "", "active": "scenarios",
                                    "helps": {lv.key: forms.help_text(lv) for lv in forms.LEVERS},

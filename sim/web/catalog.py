@@ -22,6 +22,8 @@ from ..config import scenario as sc_mod
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 #: The largest YAML text accepted from a request (bytes).
 MAX_YAML = 64 * 1024
+#: Validated scenarios kept in memory (by name, overrides and the folder's state).
+KEEP_SCENARIOS = 256
 #: The scenario the others are described against, when the folder has it.
 BASELINE = "baseline"
 
@@ -69,6 +71,8 @@ class Catalog:
         self.folder = Path(folder).resolve()
         if not self.folder.is_dir():
             raise CatalogError(f"{folder}: not a folder of scenarios")
+        self._entries: tuple[tuple, list[Entry]] | None = None
+        self._scenarios: dict[tuple, sc_mod.Scenario] = {}
 
     # ------------------------------------------------------------ names and paths
 
@@ -106,48 +110,80 @@ class Catalog:
     # ------------------------------------------------------------ reading
 
     def scenario(self, name: str, overrides: list[str] | tuple[str, ...] = ()) -> sc_mod.Scenario:
-        """The validated scenario (``extends:`` resolved); :class:`sim.config.scenario.ScenarioError` if not valid."""
+        """The validated scenario (``extends:`` resolved); :class:`sim.config.scenario.ScenarioError` if not valid.
+        Kept while the folder does not change (a scenario is frozen)."""
         path = self.path(name)
+        key = (name, tuple(overrides), self.state())
+        if key in self._scenarios:
+            return self._scenarios[key]
         if self._settings_file(name):
             raise CatalogError(f"{name!r} is a verdeel settings file, not a scenario")
-        return sc_mod.load(path, list(overrides))
+        scenario = sc_mod.load(path, list(overrides))
+        if len(self._scenarios) >= KEEP_SCENARIOS:
+            self._scenarios.clear()
+        self._scenarios[key] = scenario
+        return scenario
 
     def data(self, name: str) -> dict:
         """The scenario mapping with ``extends:`` resolved (not validated)."""
         return sc_mod.load_data(self.path(name))
 
-    def entries(self) -> list[Entry]:
-        """Every file, scenarios first (baseline first), with what each changes against the baseline."""
-        from ..experiment.compare import scenario_changes
-        from ..report.compare_report import change_text
-
-        baseline = None
-        if BASELINE in self.names():
+    def state(self) -> tuple:
+        """What the folder holds now (names, sizes, times): the entries are recomputed when it changes."""
+        files = []
+        for path in sorted(self.folder.iterdir()):
             try:
-                baseline = self.scenario(BASELINE)
-            except (sc_mod.ScenarioError, CatalogError):
-                baseline = None
-        plain = " ".join(baseline.description.split()) if baseline is not None else None
-        out = []
-        for name in self.scenario_names():
-            try:
-                raw = self.raw(name)
-                sc = self.scenario(name)
-            except (sc_mod.ScenarioError, CatalogError) as exc:
-                out.append(Entry(name, "invalid", title=name, error=str(exc)))
+                stat = path.stat()
+            except OSError:
                 continue
-            changes = ([change_text(c) for c in scenario_changes(baseline, sc)]
-                       if baseline is not None and name != BASELINE else [])
-            parent = raw.get("extends")
-            description = " ".join(sc.description.split())
-            if name != BASELINE and description == plain:  # inherited: says nothing about this scenario
-                description = ""
-            out.append(Entry(name, "scenario", title=sc.name, description=description,
-                             extends=Path(parent).stem if isinstance(parent, str) else None, changes=changes,
-                             start=sc.start, end=sc.end))
+            files.append((path.name, stat.st_size, stat.st_mtime_ns))
+        return tuple(files)
+
+    def entries(self) -> list[Entry]:
+        """Every file, scenarios first (baseline first), with what each changes against the baseline
+        (kept while the folder does not change)."""
+        state = self.state()
+        if self._entries is not None and self._entries[0] == state:
+            return list(self._entries[1])
+        entries = self._compute_entries()
+        self._entries = (state, entries)
+        return list(entries)
+
+    def _compute_entries(self) -> list[Entry]:
+        baseline = self.baseline()
+        out = [self.entry(name, baseline) for name in self.scenario_names()]
         for name in self.settings_names():
             out.append(Entry(name, "verdeel", title=name, description="verdeelmodel settings (bwsim verdeel)"))
         return out
+
+    def baseline(self) -> sc_mod.Scenario | None:
+        if BASELINE not in self.names():
+            return None
+        try:
+            return self.scenario(BASELINE)
+        except (sc_mod.ScenarioError, CatalogError):
+            return None
+
+    def entry(self, name: str, baseline: sc_mod.Scenario | None) -> Entry:
+        """One scenario as the pages show it: its title, own description (not the one inherited
+        from the baseline) and what it changes against ``baseline``."""
+        from ..experiment.compare import scenario_changes
+        from ..report.compare_report import change_text
+
+        try:
+            raw = self.raw(name)
+            sc = self.scenario(name)
+        except (sc_mod.ScenarioError, CatalogError) as exc:
+            return Entry(name, "invalid", title=name, error=str(exc).replace(str(self.folder) + "/", ""))
+        changes = ([change_text(c) for c in scenario_changes(baseline, sc)]
+                   if baseline is not None and name != BASELINE else [])
+        parent = raw.get("extends")
+        description = " ".join(sc.description.split())
+        if baseline is not None and name != BASELINE and description == " ".join(baseline.description.split()):
+            description = ""  # inherited: says nothing about this scenario
+        return Entry(name, "scenario", title=sc.name, description=description,
+                     extends=Path(parent).stem if isinstance(parent, str) else None, changes=changes,
+                     start=sc.start, end=sc.end)
 
     # ------------------------------------------------------------ writing
 

@@ -91,8 +91,8 @@ def band_chart(title: str, xs: list, series: list[Series], unit: str = "", digit
         return top + plot_h * (1 - (v - y_min) / (y_max - y_min))
 
     out = [f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-           f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="11">',
-           f'<text x="{left}" y="16" font-size="12.5" font-weight="bold">{escape(title)}</text>']
+           f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="12">',
+           f'<text x="{left}" y="16" font-size="13.5" font-weight="bold">{escape(title)}</text>']
     for t in ticks:
         y = py(t)
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
@@ -131,7 +131,7 @@ def band_chart(title: str, xs: list, series: list[Series], unit: str = "", digit
         out.append(f'<line x1="{legend_x:.0f}" x2="{legend_x + 22:.0f}" y1="{legend_y - 4}" y2="{legend_y - 4}" '
                    f'stroke="{colour}" stroke-width="2"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
         out.append(marker(shape, legend_x + 11, legend_y - 4, colour, s.label))
-        out.append(f'<text x="{legend_x + 28:.0f}" y="{legend_y}">{escape(short(s.label, 48))}</text>')
+        out.append(f'<text x="{legend_x + 28:.0f}" y="{legend_y}">{escape(short(s.label, 40))}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

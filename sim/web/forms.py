@@ -38,6 +38,8 @@ LEVERS = (
           "one change a line: date and places, e.g. 2018-01-01 585; empty: each provider keeps its own places. "
           "A cut never evicts anyone: places close as residents leave."),
     Lever("capacity_path.shrink", "Who closes places first", "choice", "Capacity"),
+    Lever("capacity_path.ramp", "How places change between the dates", "choice", "Capacity",
+          "step: on each date; linear: one place at a time, evenly spread"),
     Lever("uitstroom.housing.contingent.units_per_year", "Contingentwoningen a year (all groups)", "yaml", "Housing",
           "a number, or per year: {2015: 62, 2020: 70}"),
     Lever("uitstroom.housing.contingent.bw_share", "Share of the contingent for beschermd wonen", "number", "Housing"),
@@ -63,7 +65,8 @@ BY_KEY = {lever.key: lever for lever in LEVERS}
 #: (group, its levers), in the order of LEVERS.
 GROUPS = [(group, [lv for lv in LEVERS if lv.group == group]) for group in dict.fromkeys(lv.group for lv in LEVERS)]
 CAPACITY = "capacity_path.changes"
-SHRINK = "capacity_path.shrink"
+#: The keys of the capacity path besides its changes: meaningless without a path.
+PATH_KEYS = ("capacity_path.shrink", "capacity_path.ramp")
 
 
 # ---------------------------------------------------------------- the schema
@@ -216,7 +219,8 @@ def scenario_values(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
     if not out.get(CAPACITY):
         out.pop(CAPACITY, None)
-        out.pop(SHRINK, None)
+        for key in PATH_KEYS:
+            out.pop(key, None)
         out["capacity_path"] = None
     return out
 
