@@ -338,7 +338,7 @@ class Reference:
         if self.rng.random() < housing.contingent_share:
             self._wait_for_contingent(c)
         else:
-            c.home_at = self.now + draw(housing.other_route_delay, self.rng)
+            c.home_at = self.now + draw(housing.other_route_delay, self.rng) * housing.other_route_factor
             self._push(c.home_at, HOME, c)
 
     def _wait_for_contingent(self, c: Client) -> None:

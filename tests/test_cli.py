@@ -34,7 +34,10 @@ def test_run_writes_a_complete_results_folder(tmp_path):
     assert manifest["seed"] == 4 and manifest["replications"] == 3
     assert manifest["scenario"]["name"] == "Haarlem baseline" and len(manifest["scenario_hash"]) == 16
     assert manifest["scenario_files"] == [str(BASELINE)] and manifest["overrides"] == []
-    assert manifest["posterior"] is None and manifest["format"] == "csv"
+    # the baseline names its calibration: its parameters are drawn from the posterior by default
+    assert manifest["posterior"]["file"].endswith("calibration/haarlem/results/posterior.csv")
+    assert manifest["posterior"]["draws"] == 1 and manifest["format"] == "csv"
+    assert manifest["parameters"].startswith("calibrated: 1 posterior draws")
     series = pd.read_csv(out / "series.csv")
     assert list(series.columns) == ["replication", "date", "metric", "kind", "unit", "value"]
     assert set(series.replication) == {0, 1, 2}
@@ -190,10 +193,15 @@ def test_running_a_scenario_into_its_own_folder_is_refused(tmp_path):
     assert result.exit_code == 2 and scenario.is_file()
 
 
-def test_posterior_replications_not_a_multiple_of_per_draw_is_refused_before_running(tmp_path):
-    posterior = Path(__file__).resolve().parents[1] / "calibration" / "haarlem" / "results" / "posterior.csv"
-    result = run("run", BASELINE, "--posterior", posterior, "-n", 4, "-k", 3, "--out", tmp_path / "r")
-    assert result.exit_code == 2 and "--replications 4" in result.output and "--per-draw 3" in result.output
-    assert not (tmp_path / "r").exists()
-    assert run("run", BASELINE, "--posterior", posterior, "-n", 6, "-k", 3, "--no-plots",
-               "--out", tmp_path / "r").exit_code == 0
+def test_calibrated_by_default_first_guess_on_request(tmp_path):
+    """The baseline runs on its calibration's posterior unless --first-guess; the replications need
+    not be a multiple of --per-draw (the last draw gets fewer)."""
+    calibrated = run("run", BASELINE, "-n", 4, "-k", 3, "-w", 1, "--no-plots", "--out", tmp_path / "c")
+    assert calibrated.exit_code == 0, calibrated.output
+    assert "calibrated: 2 posterior draws" in calibrated.output
+    first = run("run", BASELINE, "-n", 4, "-w", 1, "--no-plots", "--first-guess", "--out", tmp_path / "f")
+    assert first.exit_code == 0 and "first-guess parameters" in first.output
+    assert json.loads((tmp_path / "f" / "manifest.json").read_text())["posterior"] is None
+    a = pd.read_csv(tmp_path / "c" / "series.csv")
+    b = pd.read_csv(tmp_path / "f" / "series.csv")
+    assert not a["value"].equals(b["value"])  # different parameters, different numbers

@@ -44,9 +44,7 @@ def assert_paired_positive(a, b, what):
 
 
 def test_every_haarlem_scenario_is_valid_and_documented():
-    import yaml
-
-    scenarios = [p for p in HAARLEM.glob("*.yaml") if {"extends", "profiles"} & set(yaml.safe_load(p.read_text()))]
+    scenarios = [p for p in HAARLEM.glob("*.yaml") if {"extends", "profiles"} & set(sc_mod.safe_load(p.read_text()))]
     assert len(scenarios) >= 12
     for path in scenarios:
         text = path.read_text()
@@ -233,3 +231,69 @@ def test_two_track_cohorts_split_existing_from_new_clients():
     in_bw = existing[..., MUNICIPAL_ROW["occupied"], :].sum(1)  # [rep, year]
     assert np.all(np.diff(in_bw[:, after[0] - 1:], axis=1) <= 0) and in_bw[:, after[0] - 1].min() > 500
     assert np.allclose(split.municipal.sum(2), plain.municipal.sum(2))
+
+
+def test_other_route_factor_scales_each_clients_own_delay():
+    """other_route_factor multiplies each client's drawn delay, so a policy that halves the delay
+    stays half of whatever the calibration fits (and paired: the same clients, the same draws)."""
+    from sim.model.fates import FateBook
+    from sim.model.rng import Streams
+
+    base = sc_mod.load(HAARLEM / "baseline.yaml")
+    half = sc_mod.load(HAARLEM / "outflow-support.yaml")
+    assert half.uitstroom.housing.other_route_factor == 0.5
+    a, b = FateBook(base, Streams(3, 0)), FateBook(half, Streams(3, 0))
+    delays = np.array([(a.fate("arrival.", i).other_route, b.fate("arrival.", i).other_route) for i in range(300)])
+    assert delays[:, 0].std() > 0
+    np.testing.assert_allclose(delays[:, 1], 0.5 * delays[:, 0], rtol=1e-12)
+
+
+def test_triangular_stays_are_bounded_and_have_their_mean():
+    """Every regular client placed in the run and ready within it stayed between low and high; the
+    law's draws have mean (low + mode + high) / 3 (99.9% t-interval: a false failure 1 in 1000)."""
+    import pandas as pd
+
+    from sim.config.distributions import UNIT_DAYS
+
+    sc = sc_mod.load(HAARLEM / "bounded-stays.yaml")
+    law = sc.profiles["regular"].stay
+    assert (law.low, law.mode, law.high) == (2, 6, 20)
+    draws = law.sample(np.random.default_rng(5), 20_000) / UNIT_DAYS["years"]
+    assert draws.min() >= 2 and draws.max() <= 20
+    _, lo, hi = t_interval(draws, 0.001)
+    assert lo <= (2 + 6 + 20) / 3 <= hi
+    clients = pd.DataFrame(run_replication(sc, 2, 0, keep_clients=True).clients)
+    regular = list(sc.profiles).index("regular")
+    stayed = clients[(clients.profile == regular) & clients.placed.notna() & clients.ready.notna()]
+    years = (stayed.ready - stayed.placed) / UNIT_DAYS["years"]
+    assert len(years) > 20 and years.min() >= 2 - 1e-9 and years.max() <= 20 + 1e-9
+
+
+def test_a_linear_capacity_ramp_moves_one_place_at_a_time_between_its_dates():
+    """On every monthly record the places are those of the last dated point plus the share of the
+    way to the next one, one place at a time; the step path jumps on the dates instead."""
+    from sim.model.calendar import Calendar
+
+    ramp = sc_mod.load(HAARLEM / "halve-intramural-ramp.yaml")
+    step = sc_mod.load(HAARLEM / "halve-intramural.yaml")
+    cal = Calendar(ramp.start, ramp.end)
+    points = [(cal.day(c.date), c.places) for c in ramp.capacity_path.changes]
+    row = MONTHLY_ROW["places"]
+    got_ramp = run_replication(ramp, 1, 0).monthly[row]
+    got_step = run_replication(step, 1, 0).monthly[row]
+    for k, date in enumerate(cal.dates):
+        day = cal.day(date)
+        done = [(d, p) for d, p in points if d < day]  # a record holds what happened before its date
+        if not done:
+            continue
+        d0, p0 = done[-1]
+        assert got_step[k] == p0
+        later = [(d, p) for d, p in points if d >= day]
+        if later:
+            d1, p1 = later[0]
+            n = abs(p1 - p0)
+            moved = sum(1 for j in range(1, n + 1) if d0 + (d1 - d0) * j / n < day)
+            assert got_ramp[k] == p0 + np.sign(p1 - p0) * moved, date
+        else:
+            assert got_ramp[k] == p0
+    assert (got_ramp != got_step).sum() > 40  # most months differ: the ramp is gradual

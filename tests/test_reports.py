@@ -66,7 +66,7 @@ def sweep_args(short):
 @pytest.mark.parametrize("command", ["run", "compare", "sweep"])
 def test_every_command_writes_its_provenance(command, short, tmp_path):
     out = tmp_path / "res"
-    args = {"run": ["run", short, "-n", 2, "-w", 1, "--no-plots", "--set", "inflow.per_year=90"],
+    args = {"run": ["run", short, "-n", 2, "-w", 1, "--no-plots", "--set", "inflow.per_year=90", "--first-guess"],
             "compare": ["compare", short, HAARLEM / "more-contingent.yaml", "-n", 2, "-w", 1],
             "sweep": sweep_args(short)}[command]
     # compare needs the same period: the reference is cut like the other scenario
@@ -151,7 +151,7 @@ def test_scenario_changes_are_key_level_and_dated():
     changes = {c.key: c for c in scenario_changes(base, halve)}
     assert set(changes) == {"providers.PGB providers.schedule", "uitstroom.housing.contingent.extra_per_year",
                             "uitstroom.housing.contingent.extra_from", "capacity_path.changes",
-                            "capacity_path.shrink"}  # not its name or inherited description
+                            "capacity_path.shrink", "capacity_path.ramp"}  # not its name or inherited description
     assert changes["capacity_path.changes"].before is None
     assert policy_start(list(changes.values()), base.start) == dt.date(2016, 1, 1)
     assert policy_start(scenario_changes(base, load(HAARLEM / "more-contingent.yaml")), base.start) == dt.date(2018, 1, 1)

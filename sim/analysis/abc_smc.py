@@ -4,7 +4,8 @@ The algorithm only: it knows nothing of scenarios. ``simulate(x, generation)`` t
 parameter sets into simulated observations, ``distance(sims)`` scores them. Each
 generation keeps the closest ``kept`` sets; proposals move kept sets by a Gaussian
 kernel on the logit of each parameter's place in its uniform prior range, so
-proposals stay inside the prior and importance weights stay exact. Generation t
+proposals stay inside the prior and importance weights stay exact. Each kept set is weighed
+against the mixture of every proposal so far (:func:`log_proposal_mixture`). Generation t
 draws its random numbers from ``(seed, t)`` only, so a resumed run equals an
 uninterrupted one. See ``calibration/README.md`` for why this method.
 """
@@ -100,25 +101,52 @@ def first_generation(simulate: Simulator, distance: Distance, box: Box, method: 
                       method.population)
 
 
-def next_generation(prev: Generation, simulate: Simulator, distance: Distance, box: Box, method: Method) -> Generation:
+def proposal_of(gen: Generation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kernel mixture the next generation draws from: centres, their weights, covariance."""
+    w = gen.normalised
+    return gen.u, w, 2.0 * weighted_cov(gen.u, w)
+
+
+def log_proposal_mixture(u: np.ndarray, history: list[Generation], method: Method) -> np.ndarray:
+    """log of the density every set so far was drawn from, taken as one mixture: the prior for the
+    first generation's ``population`` sets, then each generation's kernel mixture for its new sets,
+    each in proportion to how many sets it drew (the deterministic mixture of Cornuet et al.'s AMIS)."""
+    n_new = method.population - method.kept
+    total = method.population + n_new * (len(history) - 1)
+    terms = [np.log(method.population / total) + Box.log_prior_u(u)]
+    for gen in history[:-1]:
+        centres, w, cov = proposal_of(gen)
+        terms.append(np.log(n_new / total) + _log_mixture(u, centres, w, cov))
+    stacked = np.vstack(terms)
+    top = stacked.max(axis=0)
+    return top + np.log(np.sum(np.exp(stacked - top), axis=0))
+
+
+def next_generation(history: list[Generation], simulate: Simulator, distance: Distance, box: Box,
+                    method: Method) -> Generation:
+    """Draw new sets from the last generation's kernel mixture, keep the closest ``kept`` of old
+    and new, and weigh every kept set by prior / the mixture of all proposals so far. Weighing old
+    and new sets against the same mixture (rather than each against the proposal it came from)
+    keeps the weights even, so the effective sample size stays high."""
+    prev = history[-1]
     t = prev.index + 1
     rng = np.random.default_rng([method.seed, t])
-    w = prev.normalised
-    cov = 2.0 * weighted_cov(prev.u, w)
+    centres, w, cov = proposal_of(prev)
     n_new = method.population - method.kept
     parents = rng.choice(len(w), size=n_new, p=w)
-    u_new = prev.u[parents] + rng.standard_normal((n_new, prev.u.shape[1])) @ np.linalg.cholesky(cov).T
+    u_new = centres[parents] + rng.standard_normal((n_new, centres.shape[1])) @ np.linalg.cholesky(cov).T
     sims_new = simulate(box.to_x(u_new), t)
     d_new = distance(sims_new)
-    w_new = np.exp(box.log_prior_u(u_new) - _log_mixture(u_new, prev.u, w, cov))
     acceptance = float(np.mean(d_new < prev.epsilon))
     u = np.vstack([prev.u, u_new])
-    weights = np.concatenate([prev.weights, w_new])
     d = np.concatenate([prev.distances, d_new])
     sims = np.concatenate([prev.sims, sims_new])
     keep = np.argsort(d, kind="stable")[: method.kept]
-    return Generation(t, u[keep], weights[keep], d[keep], sims[keep], float(d[keep].max()), acceptance,
-                      prev.simulated + n_new)
+    placeholder = Generation(t, u[keep], np.ones(len(keep)), d[keep], sims[keep], float(d[keep].max()), acceptance,
+                             prev.simulated + n_new)
+    log_w = box.log_prior_u(u[keep]) - log_proposal_mixture(u[keep], history + [placeholder], method)
+    placeholder.weights = np.exp(log_w - log_w.max())
+    return placeholder
 
 
 def finished(gen: Generation, method: Method) -> bool:
@@ -134,7 +162,7 @@ def abc_smc(simulate: Simulator, distance: Distance, box: Box, method: Method, h
         if on_generation:
             on_generation(history[-1])
     while not finished(history[-1], method):
-        history.append(next_generation(history[-1], simulate, distance, box, method))
+        history.append(next_generation(history, simulate, distance, box, method))
         if on_generation:
             on_generation(history[-1])
     return history

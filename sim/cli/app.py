@@ -143,6 +143,50 @@ def observed_option():
                         "the observed numbers on the figures of their metric")
 
 
+def first_guess_option():
+    return typer.Option(False, "--first-guess", help="use the scenario's own first-guess values, not the "
+                        "parameters of its calibration (calibration.posterior)")
+
+
+def posterior_option():
+    return typer.Option(None, "--posterior", help="posterior.csv of a calibration: draw parameters across "
+                        "replications (its columns override the scenario's values); default: the scenario's "
+                        "calibration.posterior")
+
+
+def _shared(scenarios, key: str, what: str) -> Path | None:
+    """The one ``calibration.<key>`` path that every scenario names, or None when none does."""
+    values = {getattr(sc.calibration, key) for sc in scenarios}
+    if values == {None}:
+        return None
+    if len(values) > 1:
+        fail(f"calibration.{key}: the scenarios name different {what} ({', '.join(sorted(map(str, values)))}); "
+             f"give --{key} FILE" + (" or --first-guess" if key == "posterior" else ""))
+    return Path(values.pop())
+
+
+def calibration_of(scenarios, posterior: Path | None, first_guess: bool,
+                   observed: Path | None) -> tuple[Path | None, Path | None]:
+    """The posterior to draw parameters from and the observations to draw on the figures: what the
+    command line says, else what the scenarios' ``calibration:`` block names."""
+    if posterior is not None and first_guess:
+        fail("--posterior and --first-guess: give one or the other")
+    if posterior is None and not first_guess:
+        posterior = _shared(scenarios, "posterior", "posteriors")
+        if posterior is not None and not posterior.is_file():
+            fail(f"calibration.posterior: {posterior} does not exist; run bwsim calibrate, or give --first-guess")
+    if observed is None:
+        observed = _shared(scenarios, "observed", "observation files")
+    return posterior, observed
+
+
+def parameters_label(posterior: Path | None, draws: int | None = None, per_draw: int | None = None) -> str:
+    """What the figures and tables say about the parameters: calibrated (how many draws) or first guesses."""
+    if posterior is None:
+        return "first-guess parameters"
+    return f"calibrated: {draws} posterior draws × {per_draw} replications ({Path(posterior).name})"
+
+
 def load_observed(path: Path | None) -> list:
     """The observations of ``--observed`` (nothing when not given), or exit 2 with one line."""
     if path is None:

@@ -76,6 +76,37 @@ def fit_and_write(config_path: Path, cutoff: Optional[dt.date], out: Path, worke
         fail(str(exc))
 
 
+def rolling_command(config: Path, cutoffs: Optional[str], out: Optional[Path], workers: Optional[int], plots: bool,
+                    executor: str, scheduler: Optional[str]) -> None:
+    """``validate --rolling``: fit up to each cut-off, score the next 6 and 12 months, print the summary."""
+    from ..analysis.calibrate import CalibrationError
+    from ..report.calibration_report import rolling_validate
+    from ..report.output import OutputError
+
+    days = []
+    for text in (cutoffs.split(",") if cutoffs else []):
+        try:
+            days.append(dt.date.fromisoformat(text.strip()))
+        except ValueError:
+            fail(f"--cutoffs: not a date (YYYY-MM-DD): {text.strip()!r}")
+    out = writable(out or default_out(f"rolling-{config_name(config)}"))
+    try:
+        with executor_from(executor, scheduler, workers) as pool, progress_bar("rolling validation") as bar:
+            scores, summary = rolling_validate(config, days, out, pool_workers(pool, workers), stage_progress(bar),
+                                               plots, executor=pool)
+    except (CalibrationError, OutputError) as exc:
+        fail(str(exc))
+    table = Table(title="Rolling validation: forecasts of fitted observations", caption="coverage: share of observed "
+                  "values inside the band; CRPS over sd: lower is better")
+    for col in ("up to months ahead", "forecasts", "50% band", "90% band", "mean CRPS / sd"):
+        table.add_column(col, justify="right")
+    for r in summary.itertuples(index=False):
+        table.add_row(str(r.horizon_months), str(r.forecasts), f"{r.coverage_50:.0%}", f"{r.coverage_90:.0%}",
+                      f"{r.mean_crps_over_sd:.2f}")
+    console.print(table)
+    console.print(f"{len(scores)} forecasts; results in [bold]{out}[/]")
+
+
 @command("calibrate")
 def calibrate_command(
     config: Path = typer.Argument(..., help="calibration YAML file (scenario, observations, priors, method)"),
@@ -104,9 +135,13 @@ def calibrate_command(
 @command("validate")
 def validate_command(
     config: Path = typer.Argument(..., help="calibration YAML file"),
-    cutoff: str = typer.Option(..., "--cutoff", help="fit only observations up to this date (YYYY-MM-DD)"),
+    cutoff: Optional[str] = typer.Option(None, "--cutoff", help="fit only observations up to this date (YYYY-MM-DD)"),
+    rolling: bool = typer.Option(False, "--rolling", help="fit up to each of several cut-offs and score the "
+                                 "forecasts of the next 6 and 12 months (50%/90% band coverage, CRPS)"),
+    cutoffs: Optional[str] = typer.Option(None, "--cutoffs", help="with --rolling: the cut-offs, comma-separated "
+                                          "(default: every date a fitted observation ends with another after it)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default: "
-                                       "results/validation-<name>-<cutoff>)"),
+                                       "results/validation-<name>-<cutoff>, or results/rolling-<name>)"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint in the results folder"),
     plots: bool = typer.Option(True, help="write PNG figures"),
@@ -115,8 +150,15 @@ def validate_command(
 ):
     """Fit on the observations up to --cutoff and score the prediction of the later ones.
 
-    Example: bwsim validate calibration/haarlem/calibrate.yaml --cutoff 2016-12-31
+    Example: bwsim validate calibration/haarlem/calibrate.yaml --cutoff 2016-12-31; or, for the
+    forecast skill at every cut-off, bwsim validate calibration/haarlem/calibrate.yaml --rolling
     """
+    if rolling:
+        if cutoff is not None:
+            fail("--cutoff: with --rolling give the cut-offs as --cutoffs D1,D2,…")
+        return rolling_command(config, cutoffs, out, workers, plots, executor, scheduler)
+    if cutoff is None:
+        fail("--cutoff: expected a date (YYYY-MM-DD), or --rolling")
     try:
         day = dt.date.fromisoformat(cutoff)
     except ValueError:

@@ -11,9 +11,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (check_format, command, check_year, console, default_out, executor_from, executor_option, fail,
-                  format_option, load_observed, load_scenario, observed_option, pool_workers, progress_bar,
-                  scheduler_option, writable)
+from .app import (calibration_of, check_format, command, check_year, console, default_out, executor_from,
+                  executor_option, fail, first_guess_option, format_option, load_observed, load_scenario,
+                  observed_option, pool_workers, posterior_option, progress_bar, scheduler_option, writable)
 
 
 def _labels(paths: list[Path], names: list[str]) -> list[str]:
@@ -69,11 +69,9 @@ def compare_command(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="folder (default results/compare-<scenarios>)"),
     year: Optional[int] = typer.Option(None, "--year", "-y", help="year of the table (default: the last)"),
-    posterior: Optional[Path] = typer.Option(None, "--posterior",
-                                             help="posterior.csv of a calibration: draw parameters across "
-                                                  "replications (its columns override every scenario's values; "
-                                                  "refused if the scenarios differ on one of them)"),
-    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
+    posterior: Optional[Path] = posterior_option(),
+    first_guess: bool = first_guess_option(),
+    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with a posterior: replications per parameter draw"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
     fmt: str = format_option(),
@@ -82,7 +80,9 @@ def compare_command(
     """Run scenarios with common random numbers and report their differences from the first.
 
     Writes report.md, a self-contained report.html, one figure per key metric, comparison.csv (or
-    .parquet), comparison.json, arrays.npz and manifest.json. Example:
+    .parquet), comparison.json, arrays.npz and manifest.json. Scenarios with a calibration
+    (calibration.posterior) draw the same parameter sets in every scenario (refused if the scenarios
+    differ on a key the posterior sets); --first-guess uses the values written in them. Example:
     bwsim compare scenarios/haarlem/{baseline,halve-intramural,halve-with-housing}.yaml -n 30 --seed 1
     """
     from ..config.scenario import ScenarioError
@@ -94,6 +94,8 @@ def compare_command(
     if len(scenarios) < 2:
         fail("compare needs at least two scenario files: the reference and one to compare with it")
     loaded = [load_scenario(path, []) for path in scenarios]
+    named = posterior
+    posterior, observed = calibration_of(loaded, posterior, first_guess, observed)
     draws = None
     if posterior is not None:
         from ..analysis.calibrate import CalibrationError, differing_keys, sample_posterior
@@ -105,14 +107,16 @@ def compare_command(
             fail(str(exc))
         erased = differing_keys(list(draws[0]), loaded)
         if erased:
-            fail(f"--posterior {posterior}: its column {erased[0]} is a key on which the scenarios differ; the "
-                 "posterior would set it alike in all of them and erase that difference (drop the column)")
+            fail(f"posterior {posterior}: its column {erased[0]} is a key on which the scenarios differ; the "
+                 "posterior would set it alike in all of them and erase that difference (drop the column, or "
+                 "give --first-guess)")
     calendar = Calendar(loaded[0].start, loaded[0].end)
     check_year(year, calendar)
     year = calendar.years[-1] if year is None else year
     check_format(fmt)
     points = load_observed(observed)
-    out = writable(out or default_out("compare-" + "-".join(p.stem for p in scenarios), posterior=posterior))
+    out = writable(out or default_out("compare-" + "-".join(p.stem for p in scenarios),
+                                      ["first-guess"] if first_guess else [], posterior=named))
     started = time.perf_counter()
     try:
         with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:

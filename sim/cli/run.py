@@ -10,8 +10,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (check_format, command, console, default_out, executor_from, executor_option, fail, format_option,
-                  load_observed, load_scenario, observed_option, pool_workers, progress_bar, scheduler_option, writable)
+from .app import (calibration_of, check_format, command, console, default_out, executor_from, executor_option, fail,
+                  first_guess_option, format_option, load_observed, load_scenario, observed_option, parameters_label,
+                  pool_workers, posterior_option, progress_bar, scheduler_option, writable)
 
 TABLE_METRICS = (
     ("waitlist", "waitlist"),
@@ -42,23 +43,21 @@ def summary_table(summary, title: str) -> Table:
 
 def posterior_scenarios(sc, posterior: Path, replications: int, per_draw: int, seed: int,
                         overrides: list[str] = ()) -> list:
-    """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw).
+    """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw;
+    when ``replications`` is not a multiple of ``per_draw`` the last draw gets fewer).
     Everything is checked before any replication runs: the file, that every drawn set fits the
     scenario, and that no ``--set`` touches a key the posterior sets (it would be overridden)."""
     from ..analysis import calibrate
     from ..config.scenario import ScenarioError
     from ..experiment.replications import posterior_variants
 
-    if replications % per_draw:
-        fail(f"--replications {replications}: with --posterior it must be a multiple of --per-draw "
-             f"{per_draw} (each parameter draw gets {per_draw} replications)")
     columns = calibrate.parameter_keys(calibrate.read_posterior(posterior))
     for assignment in overrides:
         key = ".".join(p for p in assignment.split("=", 1)[0].strip().split(".") if p)
         for column in columns:
             if key == column or column.startswith(key + ".") or key.startswith(column + "."):
-                fail(f"--set {key}: the --posterior {posterior} sets {column} in every replication, which would "
-                     "override it; drop the --set or that column")
+                fail(f"--set {key}: the posterior {posterior} sets {column} in every replication, which would "
+                     "override it; drop the --set, or give --first-guess")
     draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=[sc],
                                        labels=[str(sc.name)])
     try:
@@ -87,14 +86,13 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>, with "
                                        "the --set overrides and the posterior: results/baseline--waitlist.policy=central)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable); not a key "
-                                   "that --posterior sets (refused: the posterior would override it)"),
+                                   "that the posterior sets (refused: the posterior would override it)"),
     plots: bool = typer.Option(True, help="write PNG plots"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
-    posterior: Optional[Path] = typer.Option(None, "--posterior",
-                                             help="posterior.csv of a calibration: draw parameters across "
-                                                  "replications (its columns override the scenario's values)"),
-    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with --posterior: replications per parameter draw"),
+    posterior: Optional[Path] = posterior_option(),
+    first_guess: bool = first_guess_option(),
+    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with a posterior: replications per parameter draw"),
     event_log: bool = typer.Option(False, "--event-log", help="also write events.csv: one row per client state change"),
     clients: bool = typer.Option(False, "--clients", help="also write clients.csv: one record per client journey"),
     fmt: str = format_option(),
@@ -102,7 +100,11 @@ def run(
 ):
     """Run N replications of a scenario and write series.csv, summary.csv, manifest.json and plots.
 
-    Example: bwsim run scenarios/haarlem/baseline.yaml -n 100 --seed 1 --observed calibration/haarlem/observed.csv
+    A scenario with a calibration (calibration.posterior) runs on its calibrated parameters: replication r
+    takes posterior draw r // per-draw, so the results carry the parameters' uncertainty. --first-guess runs
+    on the values written in the scenario instead.
+
+    Example: bwsim run scenarios/haarlem/baseline.yaml -n 100 --seed 1
     """
     from ..analysis.calibrate import CalibrationError
     from ..experiment.variance import variance_split
@@ -111,8 +113,10 @@ def run(
 
     sc = load_scenario(scenario, set_)
     check_format(fmt)
+    named = posterior
+    posterior, observed = calibration_of([sc], posterior, first_guess, observed)
     points = load_observed(observed)
-    out = writable(out or default_out(scenario.stem, set_, posterior))
+    out = writable(out or default_out(scenario.stem, list(set_) + (["first-guess"] if first_guess else []), named))
     variants = None
     if posterior is not None:
         try:
@@ -127,14 +131,17 @@ def run(
                                    log_events=event_log, keep_clients=clients)
     wall = time.perf_counter() - started
     tables = {}
-    extra = provenance(scenarios=[scenario], overrides=set_, posterior=posterior,
-                       draws=math.ceil(replications / per_draw) if posterior is not None else None,
+    draws = math.ceil(replications / per_draw) if posterior is not None else None
+    results.parameters = parameters_label(posterior, draws, per_draw)
+    extra = provenance(scenarios=[scenario], overrides=set_, posterior=posterior, draws=draws,
                        per_draw=per_draw if posterior is not None else None, seed=seed, replications=replications,
                        executor=executor, scheduler=scheduler, observed=str(observed) if observed else None)
-    if variants is not None:
+    extra["parameters"] = results.parameters
+    if variants is not None and replications >= 2 * per_draw:
         tables["variance.csv"] = variance_split(results, per_draw)
     write_results(results, out, wall, plots=plots, extra_manifest=extra, tables=tables, fmt=fmt, observed=points)
-    console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications"))
-    if variants is not None:
+    console.print(summary_table(summarise(results), f"{sc.name}: mean and 95% CI over {replications} replications, "
+                                                    f"{results.parameters}"))
+    if "variance.csv" in tables:
         console.print(variance_table(tables["variance.csv"]))
     console.print(f"{replications} replications in {wall:.1f} s; results in [bold]{out}[/]")

@@ -123,6 +123,28 @@ class Uniform(_Dist):
         return (self.low + self.high) / 2
 
 
+class Triangular(_Dist):
+    """A bounded duration: never below ``low`` or above ``high``, most often near ``mode``."""
+
+    dist: Literal["triangular"]
+    low: NonNegative
+    mode: NonNegative
+    high: NonNegative
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low <= self.mode <= self.high or self.high <= self.low:
+            raise ValueError(f"expected low <= mode <= high and low < high (got low {self.low}, mode {self.mode}, "
+                             f"high {self.high})")
+        return self
+
+    def _draw(self, rng, size):
+        return rng.triangular(self.low, self.mode, self.high, size)
+
+    def _mean(self):
+        return (self.low + self.mode + self.high) / 3
+
+
 class Fixed(_Dist):
     dist: Literal["fixed"]
     value: NonNegative
@@ -187,7 +209,7 @@ def require_unit(value: Any) -> Any:
 DIST_NAMES = ("exponential", "lognormal", "gamma", "weibull", "uniform", "fixed", "empirical")
 
 Duration = Annotated[
-    Union[Exponential, Lognormal, Gamma, Weibull, Uniform, Fixed, Empirical],
+    Union[Exponential, Lognormal, Gamma, Weibull, Uniform, Triangular, Fixed, Empirical],
     Field(discriminator="dist"),
     BeforeValidator(require_unit),
 ]

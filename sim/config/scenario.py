@@ -142,6 +142,9 @@ class Housing(_Block):
     contingent_share: Probability
     contingent: Contingent
     other_route_delay: Duration
+    # A policy lever that stays relative when the delay itself is calibrated: 0.5 halves every
+    # other-route delay, whatever the fitted delay is.
+    other_route_factor: float = Field(1.0, gt=0, description="multiplies every other-route delay")
 
 
 class Destinations(_Block):
@@ -193,10 +196,14 @@ class Conversion(_Block):
 
 
 class CapacityPath(_Block):
-    """Places for the whole region from each date, divided over the providers."""
+    """Places for the whole region from each date, divided over the providers. ``ramp: step``
+    changes the places on each date; ``ramp: linear`` reaches the first date's places on that
+    date and then moves one place at a time, evenly spread, so that each next date's number
+    is reached on its date."""
 
     changes: list[CapacityChange] = Field(min_length=1)
     shrink: Literal["proportional", "largest_first"] = "proportional"
+    ramp: Literal["step", "linear"] = "step"
 
     @model_validator(mode="after")
     def _sorted(self):
@@ -241,6 +248,16 @@ class Initial(_Block):
         return self
 
 
+class Calibration(_Block):
+    """Where the scenario's calibration lives. The CLI (run, compare, verdeel) draws the fitted
+    parameters from ``posterior`` unless told ``--first-guess``, and draws ``observed`` on the
+    figures. The model itself never reads this block. Relative paths are relative to the file
+    that gives them."""
+
+    posterior: str | None = Field(None, description="posterior.csv of a calibration (bwsim calibrate)")
+    observed: str | None = Field(None, description="observations CSV drawn on the figures")
+
+
 class Scenario(_Block):
     name: str
     description: str = ""
@@ -261,6 +278,7 @@ class Scenario(_Block):
     conversions: list[Conversion] = []
     costs: Costs = Costs()
     attribution: Attribution = Attribution()
+    calibration: Calibration = Calibration()
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -449,12 +467,24 @@ def load_raw(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     if path in _seen:
         raise ScenarioError(f"{path}: extends: forms a cycle")
     data = read_yaml(path)
+    _resolve_calibration_paths(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
         return plain(data)
     if not isinstance(parent, str):
         raise ScenarioError(f"{path}: extends: expected a file name, got {parent!r}")
     return plain(deep_merge(load_raw(path.parent / parent, _seen + (path,)), data))
+
+
+def _resolve_calibration_paths(data: dict, folder: Path) -> None:
+    """Make the calibration block's relative paths absolute, relative to the file that gives
+    them, so that a scenario extending it from elsewhere finds the same files."""
+    block = data.get("calibration")
+    if isinstance(block, dict):
+        for key in ("posterior", "observed"):
+            value = block.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                block[key] = str((folder / value).resolve())
 
 
 def apply_override(data: dict, assignment: str) -> dict:

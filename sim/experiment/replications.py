@@ -38,6 +38,8 @@ class Results:
     events: pd.DataFrame | None = None
     #: one record per client of every replication, when asked for (``keep_clients=True``)
     clients: pd.DataFrame | None = None
+    #: what the parameters were, for figures and tables ("calibrated: …" or "first-guess parameters")
+    parameters: str = ""
 
     @property
     def calendar(self) -> Calendar:

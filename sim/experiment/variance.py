@@ -25,12 +25,14 @@ def variance_split(results: Results, per_draw: int, metrics: Sequence[str] = MET
 
     ``parameter`` = Var(E[Y | draw]) (between-draw variance of the draw means, minus
     its stochastic share), ``stochastic`` = E[Var(Y | draw)] (within-draw variance).
-    With one replication per draw the two cannot be told apart (NaN).
+    With one replication per draw the two cannot be told apart (NaN). When the replications are
+    not a multiple of ``per_draw``, the last, incomplete draw is left out.
     """
     years = results.calendar.years
     rows = []
     for metric in metrics:
         values = results.yearly[:, YEARLY_ROW[metric], :]
+        values = values[:len(values) // per_draw * per_draw]
         groups = values.reshape(-1, per_draw, len(years))
         for k, year in enumerate(years):
             y = groups[:, :, k]

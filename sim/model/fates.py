@@ -84,7 +84,7 @@ def _draw_block(sc: Scenario, streams: Streams, family: str, block: int) -> dict
         "withdraw_clock": rng("withdrawal").exponential(1.0, n),
         "destination": choose(rng("destination"), [d.independent, d.intramural, d.died_or_moved], n),
         "contingent": rng("housing_route").random(n) < housing.contingent_share,
-        "other_route": housing.other_route_delay.sample(rng("other_route"), n),
+        "other_route": housing.other_route_delay.sample(rng("other_route"), n) * housing.other_route_factor,
         "ambulant": sc.ambulant.duration.sample(rng("ambulant"), n),
         "relapses": rng("relapse").random(n) < sc.relapse.probability,
         "relapse_delay": sc.relapse.delay.sample(rng("relapse_delay"), n),

@@ -493,9 +493,9 @@ class World:
     def capacity_path(self):
         """The region's places from each date, divided over the providers by the shrink rule."""
         path = self.sc.capacity_path
-        for change in path.changes:
-            yield self.env.timeout(self.calendar.day(change.date) - self.env.now)
-            counts = divide_places(change.places, [p.capacity for p in self.providers], path.shrink)
+        for day, total in capacity_steps(path, self.calendar.day):
+            yield self.env.timeout(day - self.env.now)
+            counts = divide_places(total, [p.capacity for p in self.providers], path.shrink)
             for provider, places in zip(self.providers, counts):
                 self.set_places(provider, places)
 
@@ -585,6 +585,21 @@ class World:
                 env.run(until=day)
             self.monitor.snapshot(i, self.waited_so_far())
         return self.monitor
+
+
+def capacity_steps(path, day_of) -> list[tuple[float, int]]:
+    """(day, region's places) of every change of a capacity path. A step path changes on its
+    dates. A linear one steps on its first date, then moves one place at a time between two
+    dates: the k-th of n places at ``d0 + k/n (d1 - d0)``, reaching each date's number on it."""
+    points = [(day_of(c.date), c.places) for c in path.changes]
+    steps = [points[0]]
+    for (d0, p0), (d1, p1) in zip(points, points[1:]):
+        if path.ramp == "step" or p1 == p0:
+            steps.append((d1, p1))
+            continue
+        n, sign = abs(p1 - p0), 1 if p1 > p0 else -1
+        steps += [(d0 + (d1 - d0) * k / n, p0 + sign * k) for k in range(1, n + 1)]
+    return steps
 
 
 class WeeklyEnvironment(simpy.Environment):

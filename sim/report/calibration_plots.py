@@ -154,3 +154,33 @@ def plot_morris(frame: pd.DataFrame):
     fig.suptitle("Morris elementary effects (bars: 95% bootstrap interval of mu*)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def plot_rolling(scores: pd.DataFrame):
+    """One row per forecast: its 50% and 90% bands and mean, as (value - observed) / sd, so that the
+    observed value is at 0 for every observation; grouped by cut-off, coloured by horizon."""
+    plt = pyplot()
+    n = len(scores)
+    fig, ax = plt.subplots(figsize=(9.5, 1.6 + 0.26 * max(n, 1)))
+    colours = {6: "#0072B2", 12: "#E69F00"}  # colour-blind safe (Okabe-Ito)
+    labels = []
+    for i, r in enumerate(scores.itertuples(index=False)):
+        y = n - 1 - i
+        colour = colours.get(r.horizon, "0.4")
+        z = [(v - r.observed) / r.sd for v in (r.p5, r.p25, r.mean, r.p75, r.p95)]
+        ax.plot([z[0], z[4]], [y, y], color=colour, lw=1.5)
+        ax.plot([z[1], z[3]], [y, y], color=colour, lw=6, alpha=0.8, solid_capstyle="butt")
+        ax.plot([z[2]], [y], "o", color="black", ms=3)
+        labels.append(f"from {r.cutoff}: {r.metric} {str(r.observation).split(' ', 1)[-1][-10:]} (+{r.months_ahead:g} mo)")
+    ax.axvline(0, color="tab:red", lw=1.2, label="observed value")
+    ax.set_yticks(range(n), labels[::-1], fontsize=7)
+    ax.set_xlabel("forecast minus observed, in units of the observation's sd (0 = the observed value)", fontsize=8)
+    for h, colour in colours.items():
+        ax.plot([], [], color=colour, lw=6, label=f"up to {h} months ahead: 50% band (thick), 90% band (thin)")
+    ax.plot([], [], "o", color="black", ms=3, label="forecast mean")
+    ax.grid(alpha=0.3, axis="x")
+    fig.suptitle("Rolling validation: fitted up to each cut-off, forecasting the next 6 and 12 months", fontsize=10)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7, frameon=False)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.4, right=0.98, bottom=1.05 / height, top=1 - 0.45 / height)
+    return fig

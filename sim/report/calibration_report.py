@@ -27,8 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.calibrate import (BAND, CHECKPOINTS, SERIES, Calibration, Config, Progress, Validation,
-                                  check_holdout, digest, fit, generations_frame, score_holdout)
+from ..analysis.calibrate import (BAND, CHECKPOINTS, SERIES, Calibration, CalibrationError, Config, Progress,
+                                  Validation, check_holdout, digest, fit, generations_frame, load_config,
+                                  score_holdout)
+from ..analysis.calibrate.rolling import HORIZONS, default_cutoffs, score_cutoff
+from ..analysis.calibrate.rolling import summary as rolling_summary
 from ..config import scenario as scenario_mod
 from ..model.calendar import Calendar
 from . import calibration_plots as plots_mod
@@ -65,6 +68,46 @@ def validate(config: Config, out: str | Path, workers: int | None = None, resume
         write_holdout(validation, folder, plots)
         carry_subfolders(out, folder)
     return validation
+
+
+def rolling_validate(config_path: str | Path, cutoffs, out: str | Path, workers: int | None = None,
+                     progress: Progress | None = None, plots: bool = True, executor: Executor | None = None,
+                     horizons=HORIZONS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit up to each cut-off (none given: :func:`default_cutoffs`) and score the forecasts of the next
+    6 and 12 months; the folder ``out`` gets rolling.csv, rolling_summary.csv, rolling.md, rolling.png
+    and manifest.json, all at once. Returns (scores, summary)."""
+    first = load_config(config_path)
+    cutoffs = list(cutoffs) or default_cutoffs(first.observations, max(horizons))
+    if not cutoffs:
+        raise CalibrationError(f"{first.observations_path}: no fitted observation follows another within "
+                               f"{max(horizons)} months; nothing to forecast")
+    out = check_target(out)
+    scores, fits, wall = [], [], 0.0
+    for cutoff in cutoffs:
+        config = load_config(config_path, cutoff)
+        check_holdout(config)
+        result = fit(config, None, workers, False, progress, executor)
+        wall += result.wall_seconds
+        scores.append(score_cutoff(config, result.matched["posterior"], horizons))
+        fitted = result.fitted.copy()
+        fitted.insert(0, "cutoff", cutoff.isoformat())
+        fits.append(fitted)
+    table = pd.concat(scores, ignore_index=True)
+    summed = rolling_summary(table, horizons)
+    with atomic_folder(out) as folder:
+        table.to_csv(folder / "rolling.csv", index=False)
+        summed.to_csv(folder / "rolling_summary.csv", index=False)
+        pd.concat(fits, ignore_index=True).to_csv(folder / "fitted_by_cutoff.csv", index=False)
+        text = (f"Fitted up to each of {len(cutoffs)} cut-offs ({', '.join(c.isoformat() for c in cutoffs)}); "
+                f"{len(table)} forecasts of fitted observations up to {max(horizons)} months ahead.\n\n"
+                + markdown_table(summed) + "\n\n" + markdown_table(table))
+        (folder / "rolling.md").write_text(text, encoding="utf-8")
+        if plots and len(table):
+            save_png(plots_mod.plot_rolling(table), folder / "rolling.png", dpi=DPI)
+        write_manifest(folder, {"config": str(config_path), "cutoffs": [c.isoformat() for c in cutoffs],
+                                "horizons_months": list(horizons), "method": first.method.model_dump(),
+                                "wall_seconds": round(wall, 1), "packages": package_versions()})
+    return table, summed
 
 
 def _start(out: str | Path) -> Path:

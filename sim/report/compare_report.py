@@ -255,7 +255,10 @@ def metric_figure(comparison: Comparison, metric: Metric, observed=()):
     order = sorted(range(len(names)), key=lambda i: names[i] == CI_LABEL)  # the band's meaning last
     top.legend([handles[i] for i in order], [names[i] for i in order], loc="lower left", bbox_to_anchor=(0.0, 1.01),
                ncol=2, fontsize=8, frameon=False)
-    note = (f"Top: mean over {comparison.replications} replications"
+    post = comparison.posterior
+    parameters = (f"calibrated parameters ({post.get('draws')} posterior draws × {post.get('replications_per_draw')})"
+                  if post else "first-guess parameters")
+    note = (f"Top: mean over {comparison.replications} replications, {parameters},"
             + (" with the 95% CI of the mean as a band." if stock else " per year with its 95% CI.")
             + " Dashed vertical lines: where a scenario starts to differ from the reference.")
     fig.tight_layout(rect=(0, 0.05 + 0.02 * len(notes), 1, 1))

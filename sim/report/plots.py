@@ -69,7 +69,8 @@ def dates_of(results: Results) -> np.ndarray:
 
 
 def subtitle(results: Results) -> str:
-    return f"{results.scenario.name} — {results.replications} replications, seed {results.seed}"
+    text = f"{results.scenario.name} — {results.replications} replications, seed {results.seed}"
+    return f"{text}; {results.parameters}" if results.parameters else text
 
 
 def finish(fig, ax, note: str, legend_outside: bool = False) -> None:

@@ -42,6 +42,8 @@ class Calibration:
     out: Path | None = None  # the results folder, once written
     resumed_from: int = 0
     series: dict = field(default_factory=dict)
+    #: the predictive draws matched to every observation: {"prior": (draws, obs), "posterior": (draws, obs)}
+    matched: dict = field(default_factory=dict)
 
 
 def fit(config: Config, checkpoints: str | Path | None = None, workers: int | None = None, resume: bool = False,
@@ -84,7 +86,7 @@ def fit(config: Config, checkpoints: str | Path | None = None, workers: int | No
         post_m, post_s = predictive(config, post_x, "posterior predictive", progress, pool)
     return Calibration(config, history, posterior, fitted_table(config, posterior),
                        predictive_table(config, prior_m, post_m), time.perf_counter() - started, None, resumed_from,
-                       {"prior": prior_s, "posterior": post_s})
+                       {"prior": prior_s, "posterior": post_s}, {"prior": prior_m, "posterior": post_m})
 
 
 def generations_frame(history: list[Generation]) -> pd.DataFrame:
