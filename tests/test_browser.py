@@ -183,6 +183,9 @@ def test_the_dutch_pages_are_dutch_and_say_what_was_run(reports):
     assert "€3" not in page and "million" not in page
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "Saldo per gemeente in 2026" in report and 'href="gemeenten/haarlem.html"' in report
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# Verdeelmodel beschermd wonen") and "## Saldo per gemeente in 2026" in markdown
+    assert "| Haarlem | " in markdown and "![Saldo per gemeente in 2026](overview.png)" in markdown
     english = (reports["en"] / "gemeenten" / "heemstede.html").read_text(encoding="utf-8")
     assert '<html lang="en">' in english and "What drives it" in english and "Wat bepaalt" not in english
     import json

@@ -73,7 +73,9 @@ def environment(lang: str):
     import jinja2
 
     check_lang(lang)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+    # HTML escaped, Markdown (``*.md.j2``) as written
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=lambda name: not (name or "").endswith(".md.j2"),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update({
         "euros": lambda v, sign=False, mln=False: euros(v, lang, sign, mln),
@@ -86,9 +88,10 @@ def environment(lang: str):
     return env
 
 
-def render(name: str, lang: str, **context) -> str:
-    """Template ``name`` (``gemeente``, ``verdeel_report``, ``gemeenten_index``) in ``lang``, filled in."""
-    return environment(lang).get_template(f"{name}.{lang}.html.j2").render(**context)
+def render(name: str, lang: str, kind: str = "html", **context) -> str:
+    """Template ``name`` (``gemeente``, ``verdeel_report``, ``gemeenten_index``) in ``lang`` and
+    ``kind`` (``html``, or ``md`` where a Markdown template exists), filled in."""
+    return environment(lang).get_template(f"{name}.{lang}.{kind}.j2").render(**context)
 
 
 def labels(name: str, lang: str) -> dict[str, str]:

@@ -189,14 +189,20 @@ def report_context(a: Assessment, year: int, paths: dict[str, Path], extra: dict
     path_rows = [{"name": name, "region": m == len(a.municipalities),
                   "cells": [year_row(a, m, a.years.index(y)) for y in years]} for m, name in enumerate(names)]
     figures = {key: data_uri(p) for key, p in paths.items() if p.exists()}
+    files = {key: p.name for key, p in paths.items() if p.exists()}
     return {"year": year, "prices": a.prices, "centre": a.table.centrumgemeente, "rows": rows, "years": years,
             "path_rows": path_rows, "existing": existing, "herverdeel": herverdeel, "sensitivity": sensitivity,
-            "figures": figures, "money": money_info(a, year), "run": run_info(a, extra), "notes": list(a.notes),
+            "figures": figures, "files": files, "money": money_info(a, year), "run": run_info(a, extra), "notes": list(a.notes),
             "pages": PAGES, "shares_only": a.settings.amounts is None, "cohort": a.settings.cohort.model_dump()}
 
 
 def write_report_html(a: Assessment, folder: Path, year: int, paths: dict[str, Path], lang: str,
-                      extra: dict | None = None) -> Path:
+                      extra: dict | None = None, markdown: bool = False) -> Path:
+    """``folder/report.html`` in ``lang``; with ``markdown`` also ``folder/report.md`` from the same
+    numbers (the English report.md is written from :mod:`.blocks` instead)."""
+    report = report_context(a, year, paths, extra)
     path = folder / "report.html"
-    path.write_text(render("verdeel_report", lang, report=report_context(a, year, paths, extra)), encoding="utf-8")
+    path.write_text(render("verdeel_report", lang, report=report), encoding="utf-8")
+    if markdown:
+        (folder / "report.md").write_text(render("verdeel_report", lang, "md", report=report), encoding="utf-8")
     return path

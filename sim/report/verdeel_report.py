@@ -1,6 +1,6 @@
 """The verdeelmodel's results folder: ``verdeel.csv`` (every number with its CI, and the band over
 the key and budget variants), ``sensitivity.csv`` (every variant), ``manifest.json``, the figures
-(:mod:`.verdeel_plots`), ``report.md`` (a list of :mod:`.blocks`, in English), ``report.html`` and a
+(:mod:`.verdeel_plots`), ``report.md`` (in English a list of :mod:`.blocks`), ``report.html`` and a
 page per municipality in English or Dutch (:mod:`.verdeel_pages`, worded in jinja2 templates),
 written all or nothing. Every table names its prices."""
 
@@ -282,7 +282,7 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
                   lang: str = "en") -> Path:
     """verdeel.csv, sensitivity.csv, manifest.json, the figures, report.md, report.html and a page
     per municipality (``gemeenten/``, with an index), all or nothing. ``lang`` (en or nl): the
-    language of report.html and of the municipal pages (report.md is in English)."""
+    language of report.md, report.html and the municipal pages."""
     try:
         check_lang(lang)
     except ValueError as exc:
@@ -315,7 +315,8 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
             figures[name] = tmp / PAGES / f"{slug(name)}.png"
             plot_page(a, m, figures[name], words, first=shown_years(a)[0])
         write_municipal_pages(a, tmp, year, figures, lang, extra)
-        blocks = report_blocks(a, frame, year, paths)
-        (tmp / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
-        write_report_html(a, tmp, year, paths, lang, extra)
+        if lang == "en":
+            blocks = report_blocks(a, frame, year, paths)
+            (tmp / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
+        write_report_html(a, tmp, year, paths, lang, extra, markdown=lang != "en")
     return Path(out)
