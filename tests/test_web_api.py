@@ -284,6 +284,14 @@ def test_verdeel_gives_the_gap_per_municipality_with_its_interval(client):
     bad = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "regime": "fair",
                                             "replications": 3})
     assert bad.status_code == 422 and "regime" in bad.json()["detail"]
+    folder = client.app.state.cache / f"verdeel-{status['result_url'].rsplit('/', 1)[1]}"
+    (folder / "report").mkdir()  # as if the report had been asked for
+    (folder / "report" / "report.html").write_text("<p>rapport</p>")
+    key = folder.name.removeprefix("verdeel-")
+    assert client.get(f"/verdeel/{key}/report/report.html").text == "<p>rapport</p>"
+    for path in ("gaps.json", "report/../gaps.json", "report/%2E%2E/gaps.json", "report/../../haarlem/baseline.yaml"):
+        assert runs.report_file(folder, path) is None
+        assert client.get(f"/verdeel/{key}/{path}").status_code == 404
     early = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "start_year": 2015,
                                               "replications": 3})
     assert early.status_code == 422 and "start_year" in early.json()["detail"]

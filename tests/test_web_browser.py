@@ -2,7 +2,8 @@
 of the Haarlem scenarios) driven in headless Chromium by Playwright. The journeys of a policy
 maker: open the app; change a lever (a bad value first, then a good one saved as a new scenario);
 run a comparison and wait for the progress bar; read the difference in the table; download the
-report; open the verdeel page and read a municipality's gap."""
+report; open the verdeel page, read a municipality's gap and open the Dutch municipal pages; and
+a bounded load test of 20 clients at once."""
 
 from __future__ import annotations
 
@@ -133,8 +134,9 @@ def test_open_the_verdeel_page_and_read_a_municipality_gap(server, page):
     page.select_option('select[name="scenario"]', "baseline")
     page.fill('input[name="end_year"]', "2026")
     page.fill('input[name="replications"]', "3")
+    page.check('input[name="pages"]')
     page.click("#verdeel-form button[type=submit]")
-    page.wait_for_selector("#gaps", timeout=90_000)
+    page.wait_for_selector("#gaps", timeout=120_000)
     gap = page.locator('#gaps tr[data-municipality="Velsen"] td.gap').inner_text().strip()
     match = re.fullmatch(rf"([+{MINUS}]?\d+\.\d\d) \[([+{MINUS}]?\d+\.\d\d), ([+{MINUS}]?\d+\.\d\d)\]", gap)
     assert match, gap
@@ -143,6 +145,11 @@ def test_open_the_verdeel_page_and_read_a_municipality_gap(server, page):
     assert number(match.group(1)) == pytest.approx(velsen["gap"], abs=0.006)
     assert number(match.group(2)) == pytest.approx(velsen["gap_low"], abs=0.006)
     assert page.locator('#gaps tr[data-municipality="Region"]').count() == 1
+    # the wethouder's pages, in Dutch, one per municipality
+    page.click("#pages")
+    page.wait_for_load_state()
+    assert page.url.endswith("/report/gemeenten/index.html")
+    assert page.locator("a", has_text="Velsen").count() >= 1
 
 
 def test_twenty_clients_at_once_are_served_or_refused_clearly_and_the_home_page_stays_fast(server):

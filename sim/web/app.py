@@ -236,7 +236,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
                         start_year=number("start_year"),
                         macro_budget=str(body["macro_budget"]) if body.get("macro_budget") not in (None, "") else None,
                         end_year=number("end_year"), replications=number("replications") or 10,
-                        seed=number("seed") if number("seed") is not None else 1)
+                        seed=number("seed") if number("seed") is not None else 1,
+                        pages=str(body.get("pages", "")).lower() in ("on", "true", "1"))
         except (ValueError, TypeError, AttributeError):
             return problem(422, "expected JSON: {scenario, settings, regime, responsibility_year, start_year, "
                                 "macro_budget, end_year, replications, seed}")
@@ -258,6 +259,7 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
         year = request.query_params.get("year")
         year = year if year in data["rows"] else str(data["years"][-1])
         return page(request, "verdeel_result.html", key=key, data=data, year=year, rows=data["rows"][year],
+                    has_report=(folder / runs.REPORT / "report.html").is_file(),
                     chart=gap_chart(data, year), active="verdeel")
 
     @app.get("/verdeel/{key}/manifest.json")
@@ -269,6 +271,20 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
         if not (folder / "manifest.json").is_file():
             return problem(404, "no such file")
         return FileResponse(folder / "manifest.json", media_type="application/json", filename="manifest.json")
+
+    @app.get("/verdeel/{key}/{path:path}")
+    async def verdeel_report(key: str, path: str):
+        """The report and the municipal pages (viewed in the browser, their figures beside them), or their zip."""
+        try:
+            folder = cache / f"verdeel-{runs.check_key(key)}"
+        except runs.RequestError:
+            return problem(404, "no such result")
+        target = runs.report_file(folder, path)
+        if target is None:
+            return problem(404, "no such file")
+        if target.suffix == ".zip":
+            return FileResponse(target, media_type="application/zip", filename=f"verdeel-{key[:8]}.zip")
+        return FileResponse(target)
 
     return app
 

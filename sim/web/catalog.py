@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class Catalog:
             raise CatalogError(f"{folder}: not a folder of scenarios")
         self._entries: tuple[tuple, list[Entry]] | None = None
         self._scenarios: dict[tuple, sc_mod.Scenario] = {}
+        self._loading = threading.Lock()
 
     # ------------------------------------------------------------ names and paths
 
@@ -116,13 +118,16 @@ class Catalog:
         key = (name, tuple(overrides), self.state())
         if key in self._scenarios:
             return self._scenarios[key]
-        if self._settings_file(name):
-            raise CatalogError(f"{name!r} is a verdeel settings file, not a scenario")
-        scenario = sc_mod.load(path, list(overrides))
-        if len(self._scenarios) >= KEEP_SCENARIOS:
-            self._scenarios.clear()
-        self._scenarios[key] = scenario
-        return scenario
+        with self._loading:  # a burst of requests for one scenario parses it once
+            if key in self._scenarios:
+                return self._scenarios[key]
+            if self._settings_file(name):
+                raise CatalogError(f"{name!r} is a verdeel settings file, not a scenario")
+            scenario = sc_mod.load(path, list(overrides))
+            if len(self._scenarios) >= KEEP_SCENARIOS:
+                self._scenarios.clear()
+            self._scenarios[key] = scenario
+            return scenario
 
     def data(self, name: str) -> dict:
         """The scenario mapping with ``extends:`` resolved (not validated)."""

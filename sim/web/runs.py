@@ -14,7 +14,9 @@ import csv
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from .. import __version__
@@ -24,6 +26,8 @@ from .jobs import Job, JobQueue
 MAX_REPLICATIONS = 50
 MAX_SCENARIOS = 4
 KEY = re.compile(r"[0-9a-f]{24}")
+#: The folder of a verdeel result that holds the full report (``bwsim verdeel --lang nl``).
+REPORT = "report"
 #: The files of a comparison a user may download.
 DOWNLOADS = {"report.html": "text/html", "comparison.csv": "text/csv", "manifest.json": "application/json",
              "report.md": "text/markdown"}
@@ -63,7 +67,7 @@ class CompareRequest:
     seed: int
     overrides: list[str]
 
-    @property
+    @cached_property
     def key(self) -> str:
         return digest({"kind": "compare", "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
                        "labels": self.labels, "seed": self.seed, "replications": self.replications})
@@ -165,12 +169,13 @@ class VerdeelRequest:
     overrides: list[str]
     setting_overrides: list[str]
     split: object
+    pages: bool = False  # also the report and the Dutch page per municipality (gemeenten/)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return digest({"kind": "verdeel", "scenario": self.scenario.model_dump(mode="json"),
                        "settings": self.settings.model_dump(mode="json"), "overrides": self.setting_overrides,
-                       "seed": self.seed, "replications": self.replications})
+                       "seed": self.seed, "replications": self.replications, "pages": self.pages})
 
     @property
     def total(self) -> int:
@@ -180,7 +185,7 @@ class VerdeelRequest:
 
 def verdeel_request(catalog, scenario: str, settings: str, regime: str | None, responsibility_year: int | None,
                     start_year: int | None, macro_budget: str | None, end_year: int | None, replications: int,
-                    seed: int) -> VerdeelRequest:
+                    seed: int, pages: bool = False) -> VerdeelRequest:
     """Check a verdeel request as ``bwsim verdeel`` does (the same settings and scenario errors)."""
     from ..config.scenario import ScenarioError
     from ..policy import verdeel as vd
@@ -212,7 +217,7 @@ def verdeel_request(catalog, scenario: str, settings: str, regime: str | None, r
     except (vd.VerdeelError, ScenarioError) as exc:
         raise RequestError(str(exc).replace(str(catalog.folder) + "/", "")) from None
     return VerdeelRequest(scenario, settings, scenario_path, settings_path, cfg, sc, table, notes, replications,
-                          seed, overrides, setting_overrides, vd.wlz_scenario(sc, cfg))
+                          seed, overrides, setting_overrides, vd.wlz_scenario(sc, cfg), bool(pages))
 
 
 def gap_rows(assessment) -> dict:
@@ -256,8 +261,16 @@ def verdeel_work(request: VerdeelRequest, folder: Path):
         assessment = vd.assess(runs[0], request.settings, request.table, list(request.notes),
                                runs[1] if len(runs) > 1 else None)
         data = gap_rows(assessment)
-        data.update(scenario_file=request.scenario_name, settings_file=request.settings_name)
+        data.update(scenario_file=request.scenario_name, settings_file=request.settings_name, pages=request.pages)
         with atomic_folder(folder) as tmp:
+            if request.pages:
+                from ..report.verdeel_report import write_outputs
+
+                job.phase = "writing the report and the page per municipality"
+                extra = {"scenario_file": request.scenario_path.name, "settings_file": request.settings_path.name,
+                         "scenario_overrides": request.overrides, "made_by": "bwsim serve"}
+                queue.pool().submit(write_outputs, assessment, tmp / REPORT, None, extra, "nl").result()
+                shutil.make_archive(str(tmp / REPORT), "zip", tmp / REPORT)
             (tmp / "gaps.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
             write_manifest(tmp, provenance(scenarios=[str(request.scenario_path)], overrides=request.overrides,
                                            seed=request.seed, replications=request.replications,
@@ -266,6 +279,20 @@ def verdeel_work(request: VerdeelRequest, folder: Path):
                                            cache_key=request.key))
 
     return work
+
+
+def report_file(folder: Path, path: str) -> Path | None:
+    """A file of a verdeel result's report (``report/…`` or the zip), if ``path`` names one inside it."""
+    base = (folder / REPORT).resolve()
+    if path == f"{REPORT}.zip":
+        target = folder / f"{REPORT}.zip"
+        return target if target.is_file() else None
+    if not path.startswith(f"{REPORT}/"):
+        return None
+    target = (folder / path).resolve()
+    if base not in target.parents or not target.is_file():
+        return None
+    return target
 
 
 def read_gaps(folder: Path) -> dict:
