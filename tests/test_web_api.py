@@ -295,3 +295,30 @@ def test_verdeel_gives_the_gap_per_municipality_with_its_interval(client):
     early = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "start_year": 2015,
                                               "replications": 3})
     assert early.status_code == 422 and "start_year" in early.json()["detail"]
+
+
+def test_a_worker_that_dies_fails_its_job_and_the_next_job_gets_a_new_pool():
+    """The pool of the queue is replaced when one of its processes dies, so later runs still work."""
+    import os
+
+    from sim.web.jobs import JobQueue
+
+    queue = JobQueue(workers=1, limit=2)
+    try:
+        def die(job, q):
+            assert q.pool().submit(abs, -1).result() == 1  # the pool works
+            q.pool().submit(os._exit, 1).result()  # and now a worker dies
+
+        first = queue.submit("test", "dies", 1, "/", die)
+        deadline = time.monotonic() + 60
+        while first.state in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert first.state == "failed" and "worker process stopped" in first.error
+        second = queue.submit("test", "works", 1, "/", lambda job, q: q.pool().submit(abs, -2).result())
+        while second.state in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert second.state == "done", second.error
+    finally:
+        queue.close()

@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -120,6 +121,13 @@ class JobQueue:
         job.state, job.phase = "running", "running the replications"
         try:
             work(job, self)
+        except BrokenExecutor as exc:  # a worker died (out of memory, killed): a new pool for the next job
+            with self._lock:
+                broken, self._pool = self._pool, (None if self._own_pool else self._pool)
+            if self._own_pool and broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+            job.error = f"a worker process stopped ({' '.join(str(exc).split()) or type(exc).__name__}); try again"
+            job.state, job.phase = "failed", "failed"
         except Exception as exc:  # the job's outcome: shown on its page, the server goes on
             job.error = " ".join(str(exc).split()) or type(exc).__name__
             job.state, job.phase = "failed", "failed"
