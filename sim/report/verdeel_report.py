@@ -301,15 +301,15 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
                              **(extra or {})})
         paths = {"overview": tmp / "overview.png", "grid": tmp / "municipalities.png",
                  "existing": tmp / "existing.png", "sensitivity": tmp / "sensitivity.png"}
-        plot_overview(a, year, paths["overview"])
-        plot_grid(a, paths["grid"])
-        plot_existing(a, paths["existing"])
-        if a.variants:
-            plot_sensitivity(a, year, paths["sensitivity"])
-        for m, name in enumerate(a.municipalities):
-            plot_municipality(a, m, tmp / f"municipality-{slug(name)}.png")
-        (tmp / PAGES).mkdir()
         words = labels("figuur", lang)
+        plot_overview(a, year, paths["overview"], words)
+        plot_grid(a, paths["grid"], words)
+        plot_existing(a, paths["existing"], words)
+        if a.variants:
+            plot_sensitivity(a, year, paths["sensitivity"], words)
+        for m, name in enumerate(a.municipalities):
+            plot_municipality(a, m, tmp / f"municipality-{slug(name)}.png", words)
+        (tmp / PAGES).mkdir()
         figures = {}
         for m, name in enumerate(a.municipalities):
             figures[name] = tmp / PAGES / f"{slug(name)}.png"
