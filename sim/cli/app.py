@@ -187,6 +187,15 @@ def parameters_label(posterior: Path | None, draws: int | None = None, per_draw:
     return f"calibrated: {draws} posterior draws × {per_draw} replications ({Path(posterior).name})"
 
 
+def first_guess_note(data: dict, command_name: str) -> str | None:
+    """What sweep and target say when the scenario names a calibration they do not draw from."""
+    block = data.get("calibration") or {}
+    if block.get("posterior"):
+        return (f"Parameters: the scenario's first-guess values; {command_name} does not draw from its "
+                f"calibration (calibration.posterior) yet.")
+    return None
+
+
 def load_observed(path: Path | None) -> list:
     """The observations of ``--observed`` (nothing when not given), or exit 2 with one line."""
     if path is None:

@@ -8,8 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (command, check_year, console, default_out, executor_from, executor_option, fail, load_mapping,
-                  pool_workers, progress_bar, scheduler_option, writable)
+from .app import (command, check_year, console, default_out, executor_from, executor_option, fail, first_guess_note,
+                  load_mapping, pool_workers, progress_bar, scheduler_option, writable)
 
 
 @command("sweep")
@@ -63,4 +63,7 @@ def sweep_command(
         table.add_row(f"{row.value:g}", f"{fmt(row['mean'])} [{fmt(row.ci_low)}, {fmt(row.ci_high)}]",
                       f"{fmt(row.p5)}–{fmt(row.p95)}")
     console.print(table)
+    note = first_guess_note(data, "sweep")
+    if note:
+        console.print(note)
     console.print(f"results in [bold]{out}[/] (sweep.csv, sweep.png, manifest.json)")

@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (NOT_REACHABLE, command, check_year, console, executor_from, executor_option, fail, load_mapping,
-                  pool_workers, progress_bar, scheduler_option)
+from .app import (NOT_REACHABLE, command, check_year, console, executor_from, executor_option, fail, first_guess_note,
+                  load_mapping, pool_workers, progress_bar, scheduler_option)
 
 
 def _evaluations(low: float, high: float, integer: bool, tolerance: Optional[float]) -> int:
@@ -106,4 +106,7 @@ def target_command(
                           f"so with {replications} replications the threshold could lie anywhere in (at least) "
                           "that range.")
         lines.append("More replications (-n) would narrow it.")
+    note = first_guess_note(data, "target")
+    if note:
+        lines.append(note)
     console.print("\n".join(lines))
