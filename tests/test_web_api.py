@@ -322,3 +322,23 @@ def test_a_worker_that_dies_fails_its_job_and_the_next_job_gets_a_new_pool():
         assert second.state == "done", second.error
     finally:
         queue.close()
+
+
+def test_the_calibration_page_shows_observations_against_the_bands_and_the_forecast_skill(folder, tmp_path):
+    results = ROOT / "calibration" / "haarlem" / "results"
+    if not (results / "predictive.csv").is_file():
+        pytest.skip("no calibration results in the repository")
+    rolling = tmp_path / "rolling"
+    rolling.mkdir()
+    (rolling / "rolling_summary.csv").write_text("horizon,forecasts,in_50,in_90,crps\n6,8,0.5,0.875,7.25\n")
+    first = next(csv.DictReader((results / "predictive.csv").read_text().splitlines()))
+    with TestClient(create_app(folder, tmp_path / "cache", calibration=results, rolling=rolling)) as c:
+        page = c.get("/calibration")
+    assert page.status_code == 200
+    row = re.search(rf"<th scope=\"row\">{re.escape(first['observation'])}</th><td>{first['use']}</td>"
+                    rf"<td>([^<]+)</td>", page.text)
+    assert row and row.group(1).startswith(f"{float(first['observed']):.4g}")
+    assert page.text.count("<svg") >= 1 and "90% band" in page.text
+    assert re.search(r'id="rolling".*<td>6</td><td>8</td><td>0.5</td><td>0.875</td><td>7.25</td>', page.text, re.S)
+    with TestClient(create_app(folder, tmp_path / "cache", calibration=tmp_path / "none")) as c:
+        assert "No calibration results" in c.get("/calibration").text

@@ -21,6 +21,10 @@ def serve_command(
                                    help="folder of scenario YAML files (and verdeel settings) to offer"),
     cache: Path = typer.Option(Path("results/web"), "--cache", help="folder of cached results"),
     queue: int = typer.Option(4, "--queue", min=1, max=100, help="runs that may wait or run at once; more are refused"),
+    calibration: Path = typer.Option(Path("calibration/haarlem/results"), "--calibration",
+                                     help="results of bwsim calibrate, for the calibration page"),
+    rolling: Optional[Path] = typer.Option(None, "--rolling", help="results of bwsim validate --rolling, for the "
+                                           "forecast-skill table"),
 ):
     """A web app on this computer: compare scenarios, change policy levers, see the verdeelmodel's gap per
     municipality, without writing YAML.
@@ -34,7 +38,8 @@ def serve_command(
     from ..web.catalog import CatalogError
 
     try:
-        app = create_app(scenarios, cache, workers=workers or default_workers(), queue_limit=queue)
+        app = create_app(scenarios, cache, workers=workers or default_workers(), queue_limit=queue,
+                         calibration=calibration, rolling=rolling)
     except CatalogError as exc:
         fail(f"--scenarios {exc}")
     if host not in ("127.0.0.1", "localhost", "::1"):

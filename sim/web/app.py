@@ -26,7 +26,10 @@ MAX_BODY = MAX_YAML + 16 * 1024
 
 
 def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers: int = 1,
-               queue_limit: int = 4) -> FastAPI:
+               queue_limit: int = 4, calibration: str | Path | None = None,
+               rolling: str | Path | None = None) -> FastAPI:
+    """The app; ``calibration``: a folder of ``bwsim calibrate`` results, ``rolling``: one of
+    ``bwsim validate --rolling`` (both only read)."""
     catalog = Catalog(scenarios)
     cache = Path(cache).resolve()
     queue = JobQueue(workers=workers, limit=queue_limit)
@@ -183,12 +186,12 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
         except (ValueError, TypeError, AttributeError):
             return problem(422, "expected JSON: {scenarios: [names], replications, seed, end_year}")
         try:
-            req = await run_in_threadpool(runs.compare_request, catalog, names, reps, seed, end_year)
+            req = await run_in_threadpool(lambda: keyed(runs.compare_request(catalog, names, reps, seed, end_year)))
         except NotFound as exc:
             return problem(404, str(exc))
         except (runs.RequestError, CatalogError) as exc:
             return problem(422, str(exc))
-        return start("compare", req, runs.compare_work, f"/compare/{req.key}")
+        return await run_in_threadpool(start, "compare", req, runs.compare_work, f"/compare/{req.key}")
 
     @app.get("/compare/{key}", response_class=HTMLResponse)
     async def compare_result(request: Request, key: str):
@@ -213,6 +216,16 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
         if filename not in runs.DOWNLOADS or not (folder / filename).is_file():
             return problem(404, "no such file")
         return FileResponse(folder / filename, media_type=runs.DOWNLOADS[filename], filename=filename)
+
+    # ------------------------------------------------------------ calibration
+
+    @app.get("/calibration", response_class=HTMLResponse)
+    async def calibration_page(request: Request):
+        from .calibration import view
+
+        cal = await run_in_threadpool(view, Path(calibration) if calibration else None,
+                                      Path(rolling) if rolling else None)
+        return page(request, "calibration.html", cal=cal, active="calibration")
 
     # ------------------------------------------------------------ verdeel
 
@@ -242,10 +255,10 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
             return problem(422, "expected JSON: {scenario, settings, regime, responsibility_year, start_year, "
                                 "macro_budget, end_year, replications, seed}")
         try:
-            req = await run_in_threadpool(lambda: runs.verdeel_request(catalog, **args))
+            req = await run_in_threadpool(lambda: keyed(runs.verdeel_request(catalog, **args)))
         except (runs.RequestError, CatalogError) as exc:
             return problem(422, str(exc))
-        return start("verdeel", req, runs.verdeel_work, f"/verdeel/{req.key}")
+        return await run_in_threadpool(start, "verdeel", req, runs.verdeel_work, f"/verdeel/{req.key}")
 
     @app.get("/verdeel/{key}", response_class=HTMLResponse)
     async def verdeel_result(request: Request, key: str):
@@ -290,6 +303,12 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
 
 
 # ---------------------------------------------------------------- views
+
+
+def keyed(request_obj):
+    """The request with its cache key computed (a hash of every scenario's content: off the event loop)."""
+    _ = request_obj.key  # a cached property: computed here, read later
+    return request_obj
 
 
 def compare_view(data: dict, year: int) -> dict:

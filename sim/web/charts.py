@@ -67,7 +67,8 @@ def marker(kind: str, x: float, y: float, colour: str, tip: str) -> str:
 
 
 def band_chart(title: str, xs: list, series: list[Series], unit: str = "", digits: int = 1, zero: bool = False,
-               sign: bool = False, first_style: int = 0, width: int = 620, height: int = 250) -> str:
+               sign: bool = False, first_style: int = 0, width: int = 620, height: int = 250,
+               band_name: str = "95% CI") -> str:
     """Lines with 95% bands over ``xs`` (years); ``zero``: a line at 0 (for differences).
     ``first_style``: the style index of the first series (so a scenario keeps its colour)."""
     left, right, top, bottom = 62, 12, 30, 58
@@ -123,7 +124,7 @@ def band_chart(title: str, xs: list, series: list[Series], unit: str = "", digit
                 out.append(f'<line x1="{px(i):.1f}" x2="{px(i):.1f}" y1="{py(s.low[i]):.1f}" y2="{py(s.high[i]):.1f}" '
                            f'stroke="{colour}" stroke-width="1"/>')
                 tip = (f"{s.label}, {xs[i]}: {number(s.mean[i], digits, sign)} "
-                       f"[95% CI {number(s.low[i], digits, sign)} to {number(s.high[i], digits, sign)}]"
+                       f"[{band_name} {number(s.low[i], digits, sign)} to {number(s.high[i], digits, sign)}]"
                        + (f" {unit}" if unit else ""))
                 out.append(marker(shape, px(i), py(s.mean[i]), colour, tip))
         legend_x = left + (k % 2) * (plot_w / 2)
