@@ -184,6 +184,9 @@ def test_uploads_are_parsed_safely_size_limited_and_validated(client, folder):
         assert not (folder / f"{name}.yaml").exists()
     huge = client.post("/upload", data={"name": "huge"}, files={"file": ("x.yaml", b"#" * 200_000)})
     assert huge.status_code == 413 and not (folder / "huge.yaml").exists()
+    chunked = client.post("/upload", content=iter([b"#" * 1000] * 200),  # no Content-Length: refused unread
+                          headers={"content-type": "multipart/form-data; boundary=x"})
+    assert chunked.status_code == 411
 
 
 # ---------------------------------------------------------------- comparisons

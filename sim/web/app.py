@@ -51,6 +51,9 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            # a body of unknown length could be of any size: say how long it is
+            return JSONResponse({"detail": "give the request's Content-Length"}, status_code=411)
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
             return JSONResponse({"detail": f"the request is too large (at most {MAX_BODY} bytes)"}, status_code=413)
         return await call_next(request)
