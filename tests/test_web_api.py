@@ -233,6 +233,8 @@ def test_a_comparison_runs_in_the_background_and_a_repeat_comes_from_the_cache(c
     assert elapsed < 1.0, elapsed
     assert client.get(f"/compare/{key}/comparison.csv").text == table.text
     assert client.get(status["result_url"]).text == page.text
+    listed = client.get("/compare").text  # the compare page links the earlier results
+    assert f'href="/compare/{key}">Haarlem baseline vs 20 more contingentwoningen a year</a>' in listed
 
 
 def test_a_full_queue_answers_429_and_a_failed_run_keeps_earlier_results(client, monkeypatch):
@@ -265,6 +267,7 @@ def test_a_full_queue_answers_429_and_a_failed_run_keeps_earlier_results(client,
     assert not any(key in p.name for p in (client.app.state.cache).iterdir())
     earlier = client.post("/api/compare", json=SMALL).json()
     assert earlier["cached"] and client.get(earlier["result_url"]).status_code == 200
+    assert f'href="{earlier["result_url"]}"' in client.get("/compare").text
 
 
 # ---------------------------------------------------------------- verdeel

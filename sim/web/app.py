@@ -177,7 +177,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
     async def compare_page(request: Request):
         names = [e for e in await run_in_threadpool(catalog.entries) if e.kind == "scenario"]
         chosen = request.query_params.getlist("scenario") or [n.name for n in names[:2]]
-        return page(request, "compare.html", entries=names, chosen=chosen, active="compare")
+        earlier = await run_in_threadpool(runs.recent, cache, "compare")
+        return page(request, "compare.html", entries=names, chosen=chosen, earlier=earlier, active="compare")
 
     @app.post("/api/compare")
     async def compare_start(request: Request):
@@ -236,7 +237,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
     async def verdeel_page(request: Request):
         defaults = await run_in_threadpool(verdeel_defaults, catalog)
         scenarios = [e for e in await run_in_threadpool(catalog.entries) if e.kind == "scenario"]
-        return page(request, "verdeel.html", scenarios=scenarios, active="verdeel", **defaults)
+        earlier = await run_in_threadpool(runs.recent, cache, "verdeel")
+        return page(request, "verdeel.html", scenarios=scenarios, earlier=earlier, active="verdeel", **defaults)
 
     @app.post("/api/verdeel")
     async def verdeel_start(request: Request):

@@ -133,6 +133,30 @@ def compare_work(request: CompareRequest, folder: Path):
     return work
 
 
+def recent(cache: Path, kind: str, count: int = 8) -> list[dict]:
+    """The latest finished results of a kind in the cache, newest first: key, what, when."""
+    import datetime as dt
+
+    found = []
+    for folder in cache.glob(f"{kind}-*"):
+        key = folder.name.removeprefix(f"{kind}-")
+        meta = folder / ("comparison.json" if kind == "compare" else "gaps.json")
+        if not KEY.fullmatch(key) or not (folder / "manifest.json").is_file() or not meta.is_file():
+            continue
+        found.append((meta.stat().st_mtime, key, meta))
+    out = []
+    for mtime, key, meta in sorted(found, reverse=True)[:count]:
+        try:
+            data = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        what = (" vs ".join(data.get("labels", [])) if kind == "compare"
+                else f"{data.get('scenario')} · {data.get('regime')}")
+        out.append({"key": key, "what": what, "replications": data.get("replications"), "seed": data.get("seed"),
+                    "when": dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")})
+    return out
+
+
 def read_comparison(folder: Path) -> dict:
     """What the result page shows, from the saved folder: labels, seed, replications, the years and
     the rows of comparison.csv (numbers as floats), what each scenario changes."""
