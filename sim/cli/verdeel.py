@@ -5,6 +5,7 @@ print."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -15,8 +16,9 @@ from rich.table import Table
 
 from ..policy.verdeel.regimes import REGIMES
 from ..report.templating import LANGS
-from .app import (command, console, executor_from, executor_option, fail, pool_workers, progress_bar, scheduler_option,
-                  writable)
+from .app import (calibration_of, command, console, executor_from, executor_option, fail, first_guess_option,
+                  parameters_label, pool_workers, posterior_option, progress_bar, scheduler_option, writable)
+from .run import posterior_scenarios
 
 
 def gap_table(a, year: int) -> Table:
@@ -71,6 +73,9 @@ def verdeel_command(
     setting: list[str] = typer.Option([], "--setting", help="override a verdeel setting: key=value (repeatable)"),
     lang: str = typer.Option("en", "--lang", help=f"language of report.html and of the page per municipality "
                              f"(gemeenten/): {' | '.join(LANGS)}"),
+    posterior: Optional[Path] = posterior_option(),
+    first_guess: bool = first_guess_option(),
+    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with a posterior: replications per parameter draw"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
@@ -79,6 +84,8 @@ def verdeel_command(
 
     Writes verdeel.csv, sensitivity.csv, report.md, a self-contained report.html, a one-page summary per
     municipality (gemeenten/, prints on A4; --lang nl for the wethouder), the figures and manifest.json.
+    A scenario with a calibration (calibration.posterior) runs on its calibrated parameters, as bwsim run
+    does; --first-guess on the values written in it.
     Example: bwsim verdeel scenarios/haarlem/baseline.yaml --set end=2033-01-01 -n 30 --seed 1 --lang nl
     """
     from ..config.scenario import ScenarioError
@@ -103,24 +110,35 @@ def verdeel_command(
         fail(str(exc))
     years = (f"{cfg.responsibility}-{cfg.start_year}" if cfg.regime == "two_track"
              and cfg.responsibility != cfg.start_year else str(cfg.start_year))
-    out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{years}")
+    posterior, _ = calibration_of([sc], posterior, first_guess, None)
+    out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{years}"
+                   f"{'--first-guess' if first_guess else ''}")
     split = vd.wlz_scenario(sc, cfg)  # the same run split at the Wlz date, when the Wlz move needs it
+    draws = math.ceil(replications / per_draw) if posterior is not None else None
+    parameters = parameters_label(posterior, draws, per_draw)
+    notes = [f"Parameters: {parameters}."] + list(notes)
     started = time.perf_counter()
     with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
         runs = []
         for scen, label in ((sc, sc.name), (split, f"{sc.name}, split at the Wlz date")):
             if scen is None:
                 continue
+            # the same draws for the run and its split, so the two stay the same clients
+            variants = (posterior_scenarios(scen, posterior, replications, per_draw, seed, set_)
+                        if posterior is not None else None)
             task = bar.add_task(label, total=replications)
             runs.append(run_replications(scen, replications, seed=seed, workers=pool_workers(pool, workers),
-                                         executor=pool, progress=lambda k, task=task: bar.advance(task, k)))
+                                         executor=pool, progress=lambda k, task=task: bar.advance(task, k),
+                                         variants=variants))
     results, wlz_results = runs[0], (runs[1] if len(runs) > 1 else None)
     try:
         assessment = vd.assess(results, cfg, table, notes, wlz_results)
         year = assessment.years[-1] if year is None else year
         write_outputs(assessment, out, year, extra={"scenario_file": str(scenario), "settings_file": str(settings),
                                                      "scenario_overrides": list(set_), "scenario_hash": sc.digest(),
-                                                     "executor": executor, "scheduler": scheduler},
+                                                     "executor": executor, "scheduler": scheduler,
+                                                     "posterior": str(posterior) if posterior else None,
+                                                     "parameters": parameters},
                       lang=lang)
     except vd.VerdeelError as exc:
         fail(str(exc))
