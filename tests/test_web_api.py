@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 import threading
 import time
 from html.parser import HTMLParser
@@ -23,6 +22,7 @@ from sim.config.scenario import load  # noqa: E402
 from sim.web import runs  # noqa: E402
 from sim.web.app import create_app  # noqa: E402
 from sim.web.catalog import Catalog, CatalogError  # noqa: E402
+from tests.scenario_copy import copy_haarlem
 
 ROOT = Path(__file__).resolve().parents[1]
 HAARLEM = ROOT / "scenarios" / "haarlem"
@@ -35,7 +35,7 @@ SMALL = {"scenarios": ["baseline", "more-contingent"], "replications": 3, "seed"
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("web") / "haarlem"
-    shutil.copytree(HAARLEM, target)
+    copy_haarlem(target)
     return target
 
 
@@ -223,6 +223,9 @@ def test_a_comparison_runs_in_the_background_and_a_repeat_comes_from_the_cache(c
     assert report.status_code == 200 and "Scenario comparison" in report.text
     manifest = client.get(f"/compare/{key}/manifest.json").json()
     assert manifest["seed"] == 4 and manifest["replications"] == 3 and manifest["made_by"] == "bwsim serve"
+    # calibrated, as `bwsim compare` is: the scenarios' posterior, one draw for three replications
+    assert manifest["posterior"]["file"].endswith("calibration/haarlem/results/posterior.csv")
+    assert manifest["posterior"]["draws"] == 1 and manifest["posterior"]["replications_per_draw"] == 3
     assert client.get(f"/compare/{key}/arrays.npz").status_code == 404  # only the listed downloads
 
     started = time.perf_counter()

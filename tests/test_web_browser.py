@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import browser
+from tests.scenario_copy import copy_haarlem
 
 ROOT = Path(__file__).resolve().parents[1]
 MINUS = "\u2212"
@@ -36,7 +36,7 @@ def server(tmp_path_factory):
     httpx = pytest.importorskip("httpx")
     root = tmp_path_factory.mktemp("serve")
     folder, cache = root / "haarlem", root / "cache"
-    shutil.copytree(ROOT / "scenarios" / "haarlem", folder)
+    copy_haarlem(folder)
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", "import sys; from sim.cli import main; sys.argv[0] = 'bwsim'; main()", "serve", "--port", str(port), "--workers", "2",
                                 "--scenarios", str(folder), "--cache", str(cache), "--queue", "2"], cwd=ROOT,

@@ -25,6 +25,7 @@ from .jobs import Job, JobQueue
 #: At most this many replications per request.
 MAX_REPLICATIONS = 50
 MAX_SCENARIOS = 4
+PER_DRAW = 3  # replications per posterior draw, as `bwsim compare` (-k 3)
 KEY = re.compile(r"[0-9a-f]{24}")
 #: The folder of a verdeel result that holds the full report (``bwsim verdeel --lang nl``).
 REPORT = "report"
@@ -66,11 +67,14 @@ class CompareRequest:
     replications: int
     seed: int
     overrides: list[str]
+    posterior: str | None = None  # the calibration the scenarios name, drawn from as `bwsim compare` does
+    draws: list | None = None
 
     @cached_property
     def key(self) -> str:
         return digest({"kind": "compare", "scenarios": [s.model_dump(mode="json") for s in self.scenarios],
-                       "labels": self.labels, "seed": self.seed, "replications": self.replications})
+                       "labels": self.labels, "seed": self.seed, "replications": self.replications,
+                       "draws": self.draws, "per_draw": PER_DRAW})
 
     @property
     def labels(self) -> list[str]:
@@ -107,7 +111,37 @@ def compare_request(catalog, names: list[str], replications: int, seed: int, end
         if (sc.start, sc.end) != (first.start, first.end):
             raise RequestError(f"{name} runs {sc.start} to {sc.end}, but {names[0]} runs {first.start} to "
                                f"{first.end}; compared scenarios must cover the same period")
-    return CompareRequest(names, loaded, [str(catalog.path(n)) for n in names], replications, seed, overrides)
+    request = CompareRequest(names, loaded, [str(catalog.path(n)) for n in names], replications, seed, overrides)
+    request.posterior, request.draws = calibrated_draws(loaded, request.labels, replications, seed)
+    return request
+
+
+def calibrated_draws(scenarios: list, labels: list[str], replications: int, seed: int):
+    """The posterior every scenario names and its parameter draws (replication r takes draw r // PER_DRAW),
+    as ``bwsim compare`` draws them; (None, None) when the scenarios name no calibration."""
+    import math
+
+    from ..analysis.calibrate import CalibrationError, differing_keys, sample_posterior
+
+    named = {sc.calibration.posterior for sc in scenarios}
+    if named == {None}:
+        return None, None
+    if len(named) > 1 or None in named:
+        raise RequestError("these scenarios name different calibrations (calibration.posterior); compare "
+                           "scenarios of one calibration")
+    posterior = named.pop()
+    if not Path(posterior).is_file():
+        raise RequestError(f"the calibration {Path(posterior).name} the scenarios name does not exist")
+    try:
+        draws = sample_posterior(posterior, math.ceil(replications / PER_DRAW), seed, scenarios=scenarios,
+                                 labels=labels)
+    except CalibrationError as exc:
+        raise RequestError(str(exc).replace(str(Path(posterior).parent) + "/", "")) from None
+    erased = differing_keys(list(draws[0]), scenarios)
+    if erased:
+        raise RequestError(f"the scenarios differ on {erased[0]}, which their calibration sets in every run; "
+                           "compare them on the command line with --first-guess")
+    return posterior, draws
 
 
 def is_complete(folder: Path) -> bool:
@@ -123,11 +157,16 @@ def compare_work(request: CompareRequest, folder: Path):
         from ..report.output import provenance
 
         comparison = compare(request.scenarios, request.replications, seed=request.seed, workers=queue.workers,
-                             labels=request.labels, executor=queue.pool(), progress=job.advance)
+                             labels=request.labels, executor=queue.pool(), progress=job.advance,
+                             draws=request.draws, per_draw=PER_DRAW)
+        if comparison.posterior is not None:
+            comparison.posterior["file"] = request.posterior
         job.phase = "writing the report"
         manifest = provenance(scenarios=request.files, overrides=request.overrides, seed=request.seed,
                               replications=request.replications, executor="process", made_by="bwsim serve",
-                              cache_key=request.key)
+                              cache_key=request.key, posterior=request.posterior,
+                              draws=len(request.draws) if request.draws else None,
+                              per_draw=PER_DRAW if request.draws else None)
         queue.pool().submit(write_report, comparison, folder, None, manifest).result()
 
     return work
