@@ -6,6 +6,7 @@ comparison run in the background and served again from the cache, a full queue, 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import threading
 import time
@@ -291,6 +292,9 @@ def test_verdeel_gives_the_gap_per_municipality_with_its_interval(client):
     assert re.fullmatch(r"[+\u2212]?\d+\.\d\d \[[+\u2212]?\d+\.\d\d, [+\u2212]?\d+\.\d\d\]", row.group(1).strip())
     assert 0 <= int(row.group(2)) <= 100
     assert 'data-municipality="Region"' in page.text and "<svg" in page.text
+    folder = client.app.state.cache / f"verdeel-{status['result_url'].rsplit('/', 1)[1]}"
+    made = json.loads((folder / "manifest.json").read_text())  # calibrated, as `bwsim verdeel` is
+    assert made["posterior"]["file"].endswith("posterior.csv") and made["posterior"]["draws"] == 1
     bad = client.post("/api/verdeel", json={"scenario": "baseline", "settings": "verdeel", "regime": "fair",
                                             "replications": 3})
     assert bad.status_code == 422 and "regime" in bad.json()["detail"]

@@ -1,6 +1,7 @@
 """The calibration page's data: the observations against the prior and posterior predictive
 bands (``predictive.csv`` of ``bwsim calibrate``) and, when there is one, the rolling
-forecast-skill table (``rolling_summary.csv`` of ``bwsim validate --rolling``)."""
+forecast-skill table (``rolling_summary.csv`` of ``bwsim validate --rolling``, by default in the
+calibration folder's ``rolling/``)."""
 
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def view(folder: Path | None, rolling: Path | None) -> dict:
                                      series("prior predictive", "prior_p50", "prior_p5", "prior_p95"), observed],
                                     "", 1, band_name="90% band")
             out["figures"].append({"metric": metric, "svg": svg})
-    for candidate in ([rolling] if rolling else []) + ([folder] if folder else []):
+    # the given folder, else the calibration's own `rolling/` (bwsim validate --rolling --out <results>/rolling)
+    for candidate in ([rolling] if rolling else []) + ([folder / "rolling", folder] if folder else []):
         if candidate is not None and (candidate / ROLLING).is_file():
             table = read_csv(candidate / ROLLING)
             out["rolling"] = {"columns": list(table[0]) if table else [],

@@ -233,12 +233,15 @@ class VerdeelRequest:
     setting_overrides: list[str]
     split: object
     pages: bool = False  # also the report and the Dutch page per municipality (gemeenten/)
+    posterior: str | None = None  # the scenario's calibration, drawn from as `bwsim verdeel` does
+    draws: list | None = None
 
     @cached_property
     def key(self) -> str:
         return digest({"kind": "verdeel", "scenario": self.scenario.model_dump(mode="json"),
                        "settings": self.settings.model_dump(mode="json"), "overrides": self.setting_overrides,
-                       "seed": self.seed, "replications": self.replications, "pages": self.pages})
+                       "seed": self.seed, "replications": self.replications, "pages": self.pages,
+                       "draws": self.draws, "per_draw": PER_DRAW})
 
     @property
     def total(self) -> int:
@@ -279,8 +282,12 @@ def verdeel_request(catalog, scenario: str, settings: str, regime: str | None, r
         sc, table, notes = vd.prepare(scenario_path, cfg, overrides)
     except (vd.VerdeelError, ScenarioError) as exc:
         raise RequestError(str(exc).replace(str(catalog.folder) + "/", "")) from None
+    posterior, draws = calibrated_draws([sc], [sc.name], replications, seed)
+    if draws:
+        notes = [f"Parameters: calibrated: {len(draws)} posterior draws × {PER_DRAW} replications "
+                 f"({Path(posterior).name})."] + list(notes)
     return VerdeelRequest(scenario, settings, scenario_path, settings_path, cfg, sc, table, notes, replications,
-                          seed, overrides, setting_overrides, vd.wlz_scenario(sc, cfg), bool(pages))
+                          seed, overrides, setting_overrides, vd.wlz_scenario(sc, cfg), bool(pages), posterior, draws)
 
 
 def gap_rows(assessment) -> dict:
@@ -311,15 +318,18 @@ def gap_rows(assessment) -> dict:
 
 def verdeel_work(request: VerdeelRequest, folder: Path):
     def work(job: Job, queue: JobQueue) -> None:
-        from ..experiment.replications import run_replications
+        from ..experiment.replications import posterior_variants, run_replications
         from ..policy import verdeel as vd
         from ..report.output import atomic_folder, provenance, write_manifest
 
         runs = []
         for scenario in (request.scenario, request.split):
-            if scenario is not None:
+            if scenario is not None:  # the run and its split take the same draws: the same clients
+                variants = (posterior_variants(scenario, request.draws, PER_DRAW)[:request.replications]
+                            if request.draws else None)
                 runs.append(run_replications(scenario, request.replications, seed=request.seed,
-                                             workers=queue.workers, executor=queue.pool(), progress=job.advance))
+                                             workers=queue.workers, executor=queue.pool(), progress=job.advance,
+                                             variants=variants))
         job.phase = "setting budgets against costs"
         assessment = vd.assess(runs[0], request.settings, request.table, list(request.notes),
                                runs[1] if len(runs) > 1 else None)
@@ -339,7 +349,9 @@ def verdeel_work(request: VerdeelRequest, folder: Path):
                                            seed=request.seed, replications=request.replications,
                                            settings_file=str(request.settings_path),
                                            setting_overrides=request.setting_overrides, made_by="bwsim serve",
-                                           cache_key=request.key))
+                                           cache_key=request.key, posterior=request.posterior,
+                                           draws=len(request.draws) if request.draws else None,
+                                           per_draw=PER_DRAW if request.draws else None))
 
     return work
 
