@@ -20,6 +20,9 @@ from .templating import labels
 MILLION = 1e6
 
 
+#: The gap's verdict, colour-blind safe (Okabe-Ito): short with 95% confidence, surplus, either.
+SHORT, SURPLUS, EITHER = "#D55E00", "#0072B2", "#BBBBBB"
+
 def english(words: dict[str, str] | None) -> dict[str, str]:
     return words if words is not None else labels("figuur", "en")
 
@@ -127,12 +130,16 @@ def plot_overview(a: Assessment, year: int, path: Path, words: dict[str, str] | 
     n = len(a.municipalities)
     band_low, band_high, _ = (v[:n, k] / MILLION for v in a.band())
     y = np.arange(n)[::-1]
-    colors = ["tab:red" if high < 0 else "tab:green" if low > 0 else "tab:orange" for low, high in zip(lo, hi)]
+    # colour-blind safe (Okabe-Ito) and told apart without colour too: short is hatched
+    colors = [SHORT if high < 0 else SURPLUS if low > 0 else EITHER for low, high in zip(lo, hi)]
     fig, ax = pyplot().subplots(figsize=(8.5, 0.45 * len(y) + 2.1))
     if a.variants:
         ax.hlines(y, band_low, band_high, color="tab:purple", lw=7, alpha=0.18,
                   label=w["overview_band"].format(n=len(a.variants)))
-    ax.barh(y, mean, color=colors, alpha=0.75)
+    bars = ax.barh(y, mean, color=colors, alpha=0.8, edgecolor="black", linewidth=0.4)
+    for bar, high in zip(bars, hi):
+        if high < 0:
+            bar.set_hatch("///")
     ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="none", ecolor="black", capsize=3, lw=1)
     p5, p95 = np.percentile(gap, [5, 95], axis=0)
     ax.hlines(y, p5, p95, color="0.3", lw=0.6, alpha=0.7)
