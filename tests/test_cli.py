@@ -205,3 +205,18 @@ def test_calibrated_by_default_first_guess_on_request(tmp_path):
     a = pd.read_csv(tmp_path / "c" / "series.csv")
     b = pd.read_csv(tmp_path / "f" / "series.csv")
     assert not a["value"].equals(b["value"])  # different parameters, different numbers
+
+
+def test_sweep_and_target_run_on_the_calibration_unless_first_guess(tmp_path):
+    """Every value a sweep or target tries takes the same posterior draws as `run` would."""
+    args = ["sweep", BASELINE, "-p", "bridging.places=0,40", "-n", 3, "-w", 1, "--set", "end=2018-01-01"]
+    calibrated = run(*args, "--out", tmp_path / "c")
+    assert calibrated.exit_code == 0, calibrated.output
+    made = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert made["posterior"]["draws"] == 1 and made["parameters"].startswith("calibrated")
+    first = run(*args, "--first-guess", "--out", tmp_path / "f")
+    assert first.exit_code == 0 and json.loads((tmp_path / "f" / "manifest.json").read_text())["posterior"] is None
+    assert not pd.read_csv(tmp_path / "c" / "sweep.csv").equals(pd.read_csv(tmp_path / "f" / "sweep.csv"))
+    target = run("target", BASELINE, "-p", "uitstroom.housing.contingent.units_per_year", "--low", 0, "--high", 80,
+                 "--max", 1000, "--year", 2017, "-n", 3, "-w", 1, "--set", "end=2018-01-01")
+    assert target.exit_code == 0 and "calibrated: 1 posterior draws" in target.output

@@ -60,7 +60,8 @@ PROVENANCE = {"command", "scenario_files", "overrides", "posterior", "seed", "re
 
 
 def sweep_args(short):
-    return ["sweep", short, "--param", "bridging.places=0:40:40", "-n", 2, "-w", 1, "--set", "inflow.per_year=90"]
+    return ["sweep", short, "--param", "bridging.places=0:40:40", "-n", 2, "-w", 1, "--set", "inflow.per_year=90",
+            "--first-guess"]
 
 
 @pytest.mark.parametrize("command", ["run", "compare", "sweep"])

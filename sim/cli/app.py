@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 import sys
 from contextlib import contextmanager
@@ -187,13 +188,32 @@ def parameters_label(posterior: Path | None, draws: int | None = None, per_draw:
     return f"calibrated: {draws} posterior draws × {per_draw} replications ({Path(posterior).name})"
 
 
-def first_guess_note(data: dict, command_name: str) -> str | None:
-    """What sweep and target say when the scenario names a calibration they do not draw from."""
-    block = data.get("calibration") or {}
-    if block.get("posterior"):
-        return (f"Parameters: the scenario's first-guess values; {command_name} does not draw from its "
-                f"calibration (calibration.posterior) yet.")
-    return None
+def swept_draws(data: dict, key: str, posterior: Path | None, first_guess: bool, replications: int,
+                per_draw: int, seed: int, overrides: list[str], source: str) -> tuple[Path | None, list | None]:
+    """For sweep and target: the posterior the scenario names (or ``--posterior``) and its parameter
+    draws, as ``run`` draws them; refused when the posterior sets the key being varied, or a ``--set``."""
+    from ..analysis.calibrate import CalibrationError, parameter_keys, read_posterior, sample_posterior
+    from ..config import scenario as scenario_mod
+
+    try:
+        sc = scenario_mod.from_mapping(data, source)
+    except scenario_mod.ScenarioError as exc:
+        fail(str(exc))
+    posterior, _ = calibration_of([sc], posterior, first_guess, None)
+    if posterior is None:
+        return None, None
+    try:
+        columns = parameter_keys(read_posterior(posterior))
+        for changed, flag in [(key, "--param")] + [(o.split("=", 1)[0].strip(), "--set") for o in overrides]:
+            for column in columns:
+                if changed == column or column.startswith(changed + ".") or changed.startswith(column + "."):
+                    fail(f"{flag} {changed}: the posterior {posterior} sets {column} in every replication, which "
+                         "would override it; give --first-guess to vary it on the scenario's own values")
+        draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=[sc],
+                                 labels=[str(sc.name)])
+    except CalibrationError as exc:
+        fail(str(exc))
+    return posterior, draws
 
 
 def load_observed(path: Path | None) -> list:

@@ -10,8 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from .app import (NOT_REACHABLE, command, check_year, console, executor_from, executor_option, fail, first_guess_note,
-                  load_mapping, pool_workers, progress_bar, scheduler_option)
+from .app import (NOT_REACHABLE, command, check_year, console, executor_from, executor_option, fail, first_guess_option,
+                  load_mapping, parameters_label, pool_workers, posterior_option, progress_bar, scheduler_option,
+                  swept_draws)
 
 
 def _evaluations(low: float, high: float, integer: bool, tolerance: Optional[float]) -> int:
@@ -37,10 +38,15 @@ def target_command(
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="with --no-integer: stop when the "
                                               "interval is this narrow (default: range / 1000)"),
     set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable)"),
+    posterior: Optional[Path] = posterior_option(),
+    first_guess: bool = first_guess_option(),
+    per_draw: int = typer.Option(3, "--per-draw", "-k", min=1, help="with a posterior: replications per parameter draw"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
 ):
     """Find the smallest value of a parameter for which metric(year) <= max in enough replications.
+
+    On the scenario's calibration (every value tried takes the same posterior draws) unless --first-guess.
 
     Example: bwsim target scenarios/haarlem/halve-housing-thuis.yaml --param beschermd_thuis.share --no-integer
     --low 0 --high 1 --tolerance 0.01 --metric waitlist --year 2022 --max 178 --probability 0.8
@@ -57,6 +63,9 @@ def target_command(
     try:
         check_question(data, param, low, high, metric, year, probability, replications, integer, tolerance,
                        str(scenario))
+        posterior, draws = swept_draws(data, param, posterior, first_guess, replications, per_draw, seed, list(set_),
+                                       str(scenario))
+        parameters = parameters_label(posterior, len(draws) if draws else None, per_draw)
         most = _evaluations(low, high, integer, tolerance)
         with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
             task = bar.add_task(f"replications ({replications} per value, at most {most} values)",
@@ -71,11 +80,12 @@ def target_command(
                 result = find_target(data, param, low, high, metric, max_value, year=year, probability=probability,
                                      replications=replications, seed=seed, integer=integer, tolerance=tolerance,
                                      workers=pool_workers(pool, workers), progress=advance, source=str(scenario),
-                                     executor=pool)
+                                     executor=pool, draws=draws, per_draw=per_draw)
             finally:  # bisection may need fewer values than the most: the bar ends full at what ran
                 bar.update(task, total=max(ran[0], 1), completed=ran[0])
     except TargetError as exc:
-        fail(str(exc), code=NOT_REACHABLE if str(exc).startswith("not reachable") else 2)
+        reachable = not str(exc).startswith("not reachable")
+        fail(str(exc) + ("" if reachable else f" ({parameters})"), code=2 if reachable else NOT_REACHABLE)
     except ParameterError as exc:
         fail(str(exc))
     table = Table(title=escape(f"{param}: share of {replications} replications with {result.condition}"))
@@ -106,7 +116,5 @@ def target_command(
                           f"so with {replications} replications the threshold could lie anywhere in (at least) "
                           "that range.")
         lines.append("More replications (-n) would narrow it.")
-    note = first_guess_note(data, "target")
-    if note:
-        lines.append(note)
+    lines.append(f"Parameters: {parameters}.")
     console.print("\n".join(lines))

@@ -25,7 +25,7 @@ import pandas as pd
 from ..config.scenario import Scenario, ScenarioError, from_mapping, with_values
 from ..record.metrics import YEARLY, YEARLY_ROW
 from .executors import Progress, default_workers, pool_for
-from .replications import Results, mean_ci, run_replications
+from .replications import Results, mean_ci, posterior_variants, run_replications
 
 MAX_VALUES = 200
 
@@ -197,14 +197,23 @@ def check_sweep(data: dict, key: str, values: list[float | int], metric: str, ye
     return scenarios
 
 
+def drawn(scenario: Scenario, draws: list[dict] | None, per_draw: int, replications: int) -> list | None:
+    """Replication r's scenario with posterior draw r // per_draw, or None without draws."""
+    return posterior_variants(scenario, draws, per_draw)[:replications] if draws else None
+
+
 def run_sweep(data: dict, key: str, values: list[float | int], metric: str, year: int | None = None,
               replications: int = 30, seed: int = 1, workers: int | None = None, progress: Progress | None = None,
-              source: str = "<scenario>", executor: Executor | None = None) -> Sweep:
-    """Run the scenario mapping ``data`` at each value of ``key`` with the same seed."""
+              source: str = "<scenario>", executor: Executor | None = None, draws: list[dict] | None = None,
+              per_draw: int = 1) -> Sweep:
+    """Run the scenario mapping ``data`` at each value of ``key`` with the same seed. With ``draws``
+    (posterior parameter sets), replication r of every value takes draw ``r // per_draw``."""
     scenarios = check_sweep(data, key, values, metric, year, source)
     workers = default_workers() if workers is None else workers
     with pool_for(executor, workers) as pool:
         columns = [metric_per_replication(run_replications(sc, replications, seed=seed, workers=workers,
-                                                           progress=progress, executor=pool), metric, year)
+                                                           progress=progress, executor=pool,
+                                                           variants=drawn(sc, draws, per_draw, replications)),
+                                          metric, year)
                    for sc in scenarios]
     return Sweep(key, metric, year, list(values), np.column_stack(columns), seed, scenarios[0].name)

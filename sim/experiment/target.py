@@ -30,7 +30,8 @@ from scipy import stats
 
 from .executors import Progress, default_workers, pool_for
 from .replications import run_replications
-from .sweep import ParameterError, check_parameter, check_year, metric_index, metric_per_replication, scenario_at
+from .sweep import (ParameterError, check_parameter, check_year, drawn, metric_index, metric_per_replication,
+                    scenario_at)
 
 Number = float | int
 
@@ -163,9 +164,10 @@ def find_target(data: dict, key: str, low: Number, high: Number, metric: str, ma
                 year: int | None = None, probability: float = 0.8, replications: int = 30, seed: int = 1,
                 integer: bool = True, tolerance: float | None = None, workers: int | None = None,
                 progress: Progress | None = None, source: str = "<scenario>",
-                executor: Executor | None = None) -> Target:
+                executor: Executor | None = None, draws: list[dict] | None = None, per_draw: int = 1) -> Target:
     """The smallest value of ``key`` in ``[low, high]`` with ``metric(year) <= max_value`` in at least
-    ``probability`` of the replications. Raises :class:`TargetError` if even ``high`` falls short,
+    ``probability`` of the replications (with ``draws``, replication r of every value takes posterior
+    draw ``r // per_draw``). Raises :class:`TargetError` if even ``high`` falls short,
     :class:`~sim.experiment.sweep.ParameterError` for an unknown key, metric or year."""
     low, high, tolerance = check_question(data, key, low, high, metric, year, probability, replications, integer,
                                           tolerance, source)
@@ -176,8 +178,9 @@ def find_target(data: dict, key: str, low: Number, high: Number, metric: str, ma
 
         def meets(value: Number) -> bool:
             if value not in trials:
-                results = run_replications(scenario_at(data, key, value, source), replications, seed=seed,
-                                           workers=workers, progress=progress, executor=pool)
+                sc = scenario_at(data, key, value, source)
+                results = run_replications(sc, replications, seed=seed, workers=workers, progress=progress,
+                                           executor=pool, variants=drawn(sc, draws, per_draw, replications))
                 values = metric_per_replication(results, metric, year)
                 met = int(np.sum(np.isfinite(values) & (values <= max_value)))
                 trials[value] = Trial(value, met, replications)
