@@ -197,11 +197,17 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
             return problem(422, str(exc))
         return await run_in_threadpool(start, "compare", req, runs.compare_work, f"/compare/{req.key}")
 
+    def result_folder(kind: str, key: str) -> Path | None:
+        """The cached result folder a key names, or None for a key that is not one of ours."""
+        try:
+            return cache / f"{kind}-{runs.check_key(key)}"
+        except runs.RequestError:
+            return None
+
     @app.get("/compare/{key}", response_class=HTMLResponse)
     async def compare_result(request: Request, key: str):
-        try:
-            folder = cache / f"compare-{runs.check_key(key)}"
-        except runs.RequestError:
+        folder = result_folder("compare", key)
+        if folder is None:
             return page(request, "error.html", 404, message="no such result")
         if not runs.is_complete(folder):
             return page(request, "error.html", 404, message="no such result (it may still be running)")
@@ -213,9 +219,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
 
     @app.get("/compare/{key}/{filename}")
     async def compare_download(key: str, filename: str):
-        try:
-            folder = cache / f"compare-{runs.check_key(key)}"
-        except runs.RequestError:
+        folder = result_folder("compare", key)
+        if folder is None:
             return problem(404, "no such result")
         if filename not in runs.DOWNLOADS or not (folder / filename).is_file():
             return problem(404, "no such file")
@@ -267,9 +272,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
 
     @app.get("/verdeel/{key}", response_class=HTMLResponse)
     async def verdeel_result(request: Request, key: str):
-        try:
-            folder = cache / f"verdeel-{runs.check_key(key)}"
-        except runs.RequestError:
+        folder = result_folder("verdeel", key)
+        if folder is None:
             return page(request, "error.html", 404, message="no such result")
         if not (folder / "gaps.json").is_file():
             return page(request, "error.html", 404, message="no such result (it may still be running)")
@@ -282,9 +286,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
 
     @app.get("/verdeel/{key}/manifest.json")
     async def verdeel_manifest(key: str):
-        try:
-            folder = cache / f"verdeel-{runs.check_key(key)}"
-        except runs.RequestError:
+        folder = result_folder("verdeel", key)
+        if folder is None:
             return problem(404, "no such result")
         if not (folder / "manifest.json").is_file():
             return problem(404, "no such file")
@@ -293,9 +296,8 @@ def create_app(scenarios: str | Path, cache: str | Path = "results/web", workers
     @app.get("/verdeel/{key}/{path:path}")
     async def verdeel_report(key: str, path: str):
         """The report and the municipal pages (viewed in the browser, their figures beside them), or their zip."""
-        try:
-            folder = cache / f"verdeel-{runs.check_key(key)}"
-        except runs.RequestError:
+        folder = result_folder("verdeel", key)
+        if folder is None:
             return problem(404, "no such result")
         target = runs.report_file(folder, path)
         if target is None:
