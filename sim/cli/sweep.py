@@ -63,6 +63,7 @@ def sweep_command(
                               source=str(scenario), executor=pool, draws=draws, per_draw=per_draw)
     except ParameterError as exc:
         fail(str(exc))
+    sweep.parameters = parameters
     write_sweep(sweep, out, provenance(scenarios=[scenario], overrides=set_, seed=seed, replications=replications,
                                        executor=executor, scheduler=scheduler, posterior=posterior,
                                        draws=len(draws) if draws else None, per_draw=per_draw if draws else None,

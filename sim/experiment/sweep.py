@@ -169,6 +169,7 @@ class Sweep:
     per_replication: np.ndarray  # [replication, value]
     seed: int
     scenario_name: str
+    parameters: str = ""  # "calibrated: …" or "first-guess parameters", for the figure
 
     @property
     def what(self) -> str:

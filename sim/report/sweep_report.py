@@ -22,8 +22,9 @@ def sweep_figure(sweep: Sweep):
     band(ax, x, sweep.per_replication, f"mean of {n} replications", color=PALETTE[0], marker="o", ms=4)
     ax.set_xlabel(sweep.key)
     ax.set_ylabel(f"{sweep.what}\n({metric_unit(sweep.metric, KIND.get(sweep.metric, 'flow'), 'year')})")
+    how = f"\n{sweep.parameters}" if sweep.parameters else ""
     ax.set_title(f"{sweep.what} against {sweep.key.split('.')[-1]}\n{sweep.scenario_name} — seed {sweep.seed}, "
-                 "the same random numbers at every value", fontsize=10)
+                 f"the same random numbers at every value{how}", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
