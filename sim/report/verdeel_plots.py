@@ -22,6 +22,8 @@ MILLION = 1e6
 
 #: The gap's verdict, colour-blind safe (Okabe-Ito): short with 95% confidence, surplus, either.
 SHORT, SURPLUS, EITHER = "#D55E00", "#0072B2", "#BBBBBB"
+#: One marker shape per variant, so the variants are told apart without colour.
+MARKERS = ("o", "s", "^", "v", "P", "X", "*", "h", "<", ">")
 
 def english(words: dict[str, str] | None) -> dict[str, str]:
     return words if words is not None else labels("figuur", "en")
@@ -206,7 +208,7 @@ def plot_sensitivity(a: Assessment, year: int, path: Path, words: dict[str, str]
     for j, (name, b) in enumerate(variants.items()):
         mean, lo, hi = (x[:, k] / MILLION for x in mean_ci(b.gap))
         y = np.arange(n)[::-1] + offsets[j]
-        style = dict(color="black", marker="D", ms=5) if j == 0 else dict(color=cmap(j % 10), marker="o", ms=3.5)
+        style = dict(color="black", marker="D", ms=5) if j == 0 else dict(color=cmap(j % 10), marker=MARKERS[j % len(MARKERS)], ms=4)
         ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="none", ecolor=style["color"], lw=1, alpha=0.8)
         ax.plot(mean, y, ls="none", label=w["as_set"] if j == 0 else name, **style)
     ax.axvline(0, color="black", lw=0.8)
