@@ -297,3 +297,54 @@ def test_a_linear_capacity_ramp_moves_one_place_at_a_time_between_its_dates():
         else:
             assert got_ramp[k] == p0
     assert (got_ramp != got_step).sum() > 40  # most months differ: the ramp is gradual
+
+
+def test_overschrijding_stays_within_its_limit_and_returns_to_contract():
+    """Above-contract residents never exceed ceil(share x places) per provider, and a provider never
+    holds more residents than its places plus those above contract (the baseline has no cuts); a
+    resident stays above contract only while no contracted place is free; the lever off changes nothing."""
+    import math
+    from functools import partial
+
+    from sim.model.world import World
+
+    sc = sc_mod.load(HAARLEM / "overschrijding.yaml", ["calibration.posterior=null"])
+    base = sc_mod.load(HAARLEM / "baseline.yaml", ["calibration.posterior=null"])
+    limit = sum(math.ceil(sc.above_contract.share * p.places) for p in sc.providers.values())
+    placed = 0
+    for rep in range(3):
+        r = run_replication(sc, SEED, rep)
+        m = r.monthly
+        above, occupied, places = (m[MONTHLY_ROW[k]] for k in ("above_contract", "occupied", "places"))
+        assert (above >= 0).all() and (above <= limit + 2).all()  # the PGB schedule adds places in 2017
+        assert (occupied <= places + above).all()
+        days = r.yearly[YEARLY_ROW["above_contract_days"]]
+        assert days.sum() > 0 and (days <= (limit + 2) * 366).all()
+        placed += r.yearly[YEARLY_ROW["above_contract_placements"]].sum()
+    assert placed > 10
+    world = World(sc, SEED, 0, partial(Monitor, keep_clients=False))
+    world.run()
+    for p in world.providers:  # above contract only while the contracted places are all taken
+        assert len(p.above) <= math.ceil(sc.above_contract.share * p.capacity) + 1
+        assert not p.above or p.occupied - len(p.above) >= p.capacity, p.name
+        assert all(c.above_contract and c.place is p for c in p.above)
+    # the lever off changes nothing, bit for bit (the same clients, the same fates)
+    off = sc_mod.load(HAARLEM / "overschrijding.yaml", ["calibration.posterior=null", "above_contract.share=0"])
+    a, b = run_replication(off, SEED, 0), run_replication(base, SEED, 0)
+    for name, row in YEARLY_ROW.items():
+        if name != "cost":  # off still prices nothing above contract: equal too
+            np.testing.assert_array_equal(a.yearly[row], b.yearly[row], err_msg=name)
+    np.testing.assert_array_equal(a.yearly[YEARLY_ROW["cost"]], b.yearly[YEARLY_ROW["cost"]])
+
+
+def test_above_contract_days_are_priced_at_their_own_rate():
+    from sim.record.metrics import cost
+
+    sc = sc_mod.load(HAARLEM / "overschrijding.yaml", ["calibration.posterior=null"])
+    days = {k: np.zeros(1) for k in ("occupied_place_days", "outside_contract_days", "above_contract_days",
+                                     "bridging_days", "ambulant_days", "beschermd_thuis_days")}
+    days["occupied_place_days"][0], days["above_contract_days"][0] = 100.0, 10.0
+    assert cost(sc, days)[0] == pytest.approx(90 * sc.costs.place_day + 10 * 200)
+    plain = sc_mod.load(HAARLEM / "baseline.yaml", ["calibration.posterior=null"])
+    assert plain.costs.above_contract_day is None
+    assert cost(plain, days)[0] == pytest.approx(100 * plain.costs.place_day)  # default: a place-day

@@ -92,8 +92,12 @@ class CheckedWorld(World):
         self.monitor.snapshot = self._checked_snapshot
 
     def admit(self, c, provider):
-        if provider is not self.outside and provider.occupied >= provider.capacity:
+        if provider is not self.outside and provider.occupied >= provider.capacity and not c.above_contract:
             self.problems.append(f"{self.env.now}: admitted to {provider.name} with every place taken")
+        if c.above_contract and (provider.occupied < provider.capacity or len(provider.above)
+                                 > math.ceil(self.sc.above_contract.share * provider.capacity)):
+            self.problems.append(f"{self.env.now}: above contract at {provider.name} with a place free, "
+                                 "or beyond its limit")
         super().admit(c, provider)
 
     def _checked_snapshot(self, index, waited):
@@ -161,8 +165,24 @@ def test_state_checked_on_every_record_date(seed):
     assert set(c.outcome for c in mon.clients) >= {"independent", "intramural", "died_or_moved", "early", "withdrawn",
                                                   "removed_by_review", "beschermd_thuis", ""}
     for name in FLOWS:
-        if name != "turned_away":
+        if name not in ("turned_away", "above_contract_placements"):  # the latter: see the next test
             assert mon.flows[FLOW[name]].sum() > 0, name
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_state_checked_with_overschrijding(seed):
+    """The same checks with places as a soft cap for urgent clients: nobody above contract while a
+    contracted place is free or beyond the limit, urgent clients still served first come first
+    served, and the gauge is the clients above contract."""
+    w = run_rich(seed, above_contract={"share": 0.1, "profiles": ["urgent"]})
+    assert w.problems == []
+    mon = w.monitor
+    assert mon.flows[FLOW["above_contract_placements"]].sum() > 5
+    cs = mon.clients
+    assert mon.level[LEVEL["above_contract"]] == sum(c.above_contract and c.state in IN_A_PLACE for c in cs)
+    for p in w.providers:
+        assert len(p.above) == sum(c.above_contract and c.place is p for c in cs)
+    assert_served_in_order(w)
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -362,7 +382,10 @@ def test_waiting_days_and_journeys_match_the_records(seed):
 def test_list_served_by_priority_then_first_come(seed):
     """Nobody is placed from a list while someone of a better priority, or of the same
     priority who joined earlier, waits on the same list."""
-    w = run_rich(seed)
+    assert_served_in_order(run_rich(seed))
+
+
+def assert_served_in_order(w) -> None:
     cs = [c for c in w.monitor.clients if not math.isnan(c.listed) and c.waitlist is not None]
     for b in cs:
         if math.isnan(b.placed) or b.place is w.outside:

@@ -187,6 +187,15 @@ class OutsideContract(_Block):
     profiles: list[str] = ["urgent"]
 
 
+class AboveContract(_Block):
+    """Overschrijding: when no contracted place is free, a provider places a client of these profiles
+    above its contracted number, up to ``share`` of its places (rounded up). A place above contract
+    returns to contract when a contracted resident leaves; it costs ``costs.above_contract_day``."""
+
+    share: Probability = 0.0
+    profiles: list[str] = ["urgent"]
+
+
 class Conversion(_Block):
     """A one-off conversion of places (e.g. MO into BW) whose residents become BW residents."""
 
@@ -221,6 +230,8 @@ class Costs(_Block):
     ambulant_day: Rate = 0.0
     beschermd_thuis_day: Rate = 0.0
     outside_contract_day: Rate = 0.0
+    above_contract_day: Rate | None = Field(None, description="a day above contract (overschrijding); "
+                                                                "default: place_day")
 
 
 class Attribution(_Block):
@@ -275,6 +286,7 @@ class Scenario(_Block):
     capacity_path: CapacityPath | None = None
     beschermd_thuis: BeschermdThuis = BeschermdThuis()
     outside_contract: OutsideContract = OutsideContract()
+    above_contract: AboveContract = AboveContract()
     conversions: list[Conversion] = []
     costs: Costs = Costs()
     attribution: Attribution = Attribution()
@@ -314,6 +326,9 @@ class Scenario(_Block):
         for profile in self.outside_contract.profiles if self.outside_contract.per_year else ():
             if profile not in self.profiles:
                 raise ValueError(f"outside_contract.profiles: unknown profile {profile!r}")
+        for profile in self.above_contract.profiles if self.above_contract.share else ():
+            if profile not in self.profiles:
+                raise ValueError(f"above_contract.profiles: unknown profile {profile!r}")
         for key, value in (("inflow.per_year", self.inflow.per_year),
                            ("uitstroom.housing.contingent.units_per_year",
                             self.uitstroom.housing.contingent.units_per_year)):

@@ -55,6 +55,12 @@ class Waitlist:
         client.on_list = False
         self.size -= 1
 
+    def first(self, eligible: Callable[[object], bool]):
+        """The client first in line (priority, then joining order) among those waiting for whom
+        ``eligible(client)`` holds, or None; it stays on the list."""
+        entries = [e for e in self._heap if e[3].on_list and eligible(e[3])]
+        return min(entries, key=lambda e: e[:3])[3] if entries else None
+
     def waiting(self) -> list:
         return [entry[3] for entry in self._heap if entry[3].on_list]
 
@@ -71,6 +77,7 @@ class Provider:
         self.name = name
         self.capacity = capacity
         self.occupied = 0
+        self.above: list = []  # residents placed above contract (overschrijding), first placed first
         self.waitlist = waitlist
         self.bridging = bridging
         waitlist.providers.append(self)

@@ -21,7 +21,7 @@ STATES = (
     "relapsed",  # came back into the inflow (counted again as a new entry)
 )
 #: Other gauges with a time integral (not part of the partition of clients).
-GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting")
+GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting", "above_contract")
 LEVELS = STATES + GAUGES
 #: Index of each level by name.
 LEVEL = {name: i for i, name in enumerate(LEVELS)}
@@ -43,6 +43,7 @@ FLOWS = (
     "beschermd_thuis_starts",
     "outside_contract_placements",
     "conversions",  # residents entering with places converted from elsewhere (e.g. MO)
+    "above_contract_placements",  # placed above the provider's contracted places (overschrijding)
 )
 #: Index of each flow by name.
 FLOW = {name: i for i, name in enumerate(FLOWS)}

@@ -59,7 +59,7 @@ class Client:
         "relapses", "relapse_delay", "thuis_offer", "thuis_home", "thuis_duration",
         # where it is now (owned by the world)
         "state", "gauges", "group", "since", "days", "waitlist", "on_list", "placed_event", "place",
-        "bridged", "was_bridged", "bridge_queued", "home", "home_request", "early_at",
+        "bridged", "was_bridged", "bridge_queued", "above_contract", "home", "home_request", "early_at",
         "withdraw_rate", "clock_since", "clock_version", "process",
         # the record (see states.RECORD_TIMES)
         "arrived", "listed", "bridging_start", "bridging_end", "placed", "ready", "housed",
@@ -97,6 +97,8 @@ class World:
         self.waitlists = [central] if central else list(own.values())
         self.outside = Provider("outside contract", 10**9, Waitlist("none"), False)
         self.outside_used: dict[int, int] = {}
+        self._above_profiles = ({list(sc.profiles).index(name) for name in sc.above_contract.profiles}
+                                if sc.above_contract.share else set())
         self._outside_profiles = ({list(sc.profiles).index(name) for name in sc.outside_contract.profiles}
                                   if sc.outside_contract.per_year else set())
         self.bridging = SlotPool(sc.bridging.places)
@@ -227,6 +229,8 @@ class World:
             gauges.append(LEVEL["outside_contract"])
         if c.home_request is not None:
             gauges.append(LEVEL["contingent_waiting"])
+        if c.above_contract and c.state in IN_A_PLACE:
+            gauges.append(LEVEL["above_contract"])
         return tuple(gauges)
 
     # ------------------------------------------------------------ beschermd thuis
@@ -274,6 +278,8 @@ class World:
         self._schedule_withdrawal(c)
         for provider in wl.providers:
             self.fill(provider)
+        if c.on_list and c.profile in self._above_profiles:
+            self.fill_above_contract(wl)
         if c.on_list and c.profile in self._outside_profiles:
             self.place_outside_contract(c)
         if c.on_list and self.providers[c.provider].bridging:
@@ -354,6 +360,31 @@ class World:
         self.monitor.count(FLOW["admissions"], c)
         c.placed_event.succeed(PLACED)
 
+    def fill_above_contract(self, wl: Waitlist) -> None:
+        """Overschrijding: while a full provider of the list is under its limit (``above_contract.share``
+        of its places), it places the eligible client first in line above its contracted number."""
+        if not self._above_profiles:
+            return
+        share = self.sc.above_contract.share
+        while True:
+            provider = next((p for p in wl.providers if p.capacity <= p.occupied
+                             < p.capacity + math.ceil(share * p.capacity)), None)
+            c = wl.first(lambda c: c.profile in self._above_profiles) if provider is not None else None
+            if c is None:
+                return
+            wl.discard(c)
+            c.above_contract = True
+            provider.above.append(c)
+            self.monitor.count(FLOW["above_contract_placements"], c)
+            self.admit(c, provider)
+
+    def _return_to_contract(self, provider: Provider) -> None:
+        """A contracted place is free while residents sit above contract: the first of them takes it."""
+        while provider.above and provider.occupied - len(provider.above) < provider.capacity:
+            c = provider.above.pop(0)
+            c.above_contract = False
+            self.set_state(c)
+
     def place_outside_contract(self, c: Client) -> None:
         """A client of an eligible profile (urgent) with no contracted place free on its list:
         buy one outside contract, within the yearly number."""
@@ -368,15 +399,22 @@ class World:
     def leave_place(self, c: Client, state: str, flow: str, outcome: str) -> None:
         provider = c.place
         provider.occupied -= 1
+        if c.above_contract:
+            provider.above.remove(c)
+            c.above_contract = False
         c.outcome, c.exited = outcome, self.env.now
         self.set_state(c, LEVEL[state])
         self.monitor.count(FLOW[flow], c)
+        self._return_to_contract(provider)
         self.fill(provider)
+        self.fill_above_contract(provider.waitlist)
 
     def set_places(self, provider: Provider, places: int) -> None:
         self.monitor.change(LEVEL["places"], places - provider.capacity)
         provider.capacity = places
+        self._return_to_contract(provider)
         self.fill(provider)
+        self.fill_above_contract(provider.waitlist)
 
     def seat(self, c: Client, provider: Provider, stage: str) -> None:
         """A resident in a place without having come through the list (start, conversion)."""
@@ -404,7 +442,7 @@ class World:
         c.group = c.municipality + self._n_municipalities  # the "new" cohort unless placed before the date
         c.since, c.days = self.env.now, [0.0] * len(STATES)
         c.waitlist = c.placed_event = c.place = c.home = c.home_request = c.process = None
-        c.on_list = c.bridged = c.was_bridged = c.bridge_queued = False
+        c.on_list = c.bridged = c.was_bridged = c.bridge_queued = c.above_contract = False
         c.early_at = math.inf
         c.withdraw_rate = c.clock_since = 0.0
         c.clock_version = 0

@@ -33,6 +33,7 @@ STOCKS = {
     "ambulant_waitlist": ("ambulant_waiting",),
     "beschermd_thuis": ("beschermd_thuis",),
     "outside_contract": ("outside_contract",),
+    "above_contract": ("above_contract",),  # residents placed above contract (overschrijding)
 }
 #: Time on the list so far of those still waiting (months), as registries report it.
 WAITED = ("waited_mean", "waited_median", "waited_p90")
@@ -44,6 +45,7 @@ DAYS = {
     "ambulant_days": ("ambulant",),
     "beschermd_thuis_days": ("beschermd_thuis",),
     "outside_contract_days": ("outside_contract",),
+    "above_contract_days": ("above_contract",),
     "waiting_days": ("waiting",),
 }
 MONTHLY_STOCKS = tuple(STOCKS) + WAITED
@@ -60,10 +62,10 @@ KIND = {**{m: "stock" for m in MONTHLY_STOCKS}, **{m: "flow" for m in MONTHLY_FL
 
 #: Per municipality of origin, per year: stocks on 31 December, flows and care-days in the year, cost.
 MUNICIPAL_STOCKS = ("waitlist", "occupied", "bridged", "ambulant", "beschermd_thuis")
-MUNICIPAL_FLOWS = ("arrivals", "admissions", "outside_contract_placements")
+MUNICIPAL_FLOWS = ("arrivals", "admissions", "outside_contract_placements", "above_contract_placements")
 MUNICIPAL = (MUNICIPAL_STOCKS + MUNICIPAL_FLOWS
              + ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
-                "outside_contract_days", "cost"))
+                "outside_contract_days", "above_contract_days", "cost"))
 
 #: The row of each metric by name, in the arrays a replication returns (metrics by name, never by position).
 MONTHLY_ROW = {name: i for i, name in enumerate(MONTHLY)}
@@ -84,10 +86,13 @@ def _sum_levels(matrix: np.ndarray, states: tuple[str, ...]) -> np.ndarray:
 
 
 def cost(sc: Scenario, days: dict[str, np.ndarray]) -> np.ndarray:
-    """Euros from care-days: contracted place-days, outside-contract days, bridging, ambulant, thuis."""
+    """Euros from care-days: contracted place-days, days above contract (overschrijding),
+    outside-contract days, bridging, ambulant, thuis."""
     c = sc.costs
-    outside = days["outside_contract_days"]
-    return ((days["occupied_place_days"] - outside) * c.place_day + outside * c.outside_contract_day
+    outside, above = days["outside_contract_days"], days["above_contract_days"]
+    above_day = c.place_day if c.above_contract_day is None else c.above_contract_day
+    return ((days["occupied_place_days"] - outside - above) * c.place_day + above * above_day
+            + outside * c.outside_contract_day
             + days["bridging_days"] * c.bridging_day + days["ambulant_days"] * c.ambulant_day
             + days["beschermd_thuis_days"] * c.beschermd_thuis_day)
 
@@ -158,7 +163,7 @@ def municipal_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
         for name in MUNICIPAL_FLOWS:
             out[:, row[name], k] = mon.group_flows[FLOW[name]][in_year].sum(0)
         for name in ("occupied_place_days", "bridging_days", "ambulant_days", "beschermd_thuis_days",
-                     "outside_contract_days", "cost"):
+                     "outside_contract_days", "above_contract_days", "cost"):
             out[:, row[name], k] = days[name][in_year].sum(0)
     n = mon.groups // 2
     return out.reshape(2, n, len(MUNICIPAL), len(years)).transpose(1, 0, 2, 3)
