@@ -142,6 +142,11 @@ def test_a_bad_lever_value_gets_pydantic_message_next_to_its_field(client, folde
     page = client.post("/scenarios/more-contingent", data=form)
     assert page.status_code == 200 and field_errors(page.text) == {}
     assert f"Changes against this scenario: {EXTRA}" in page.text
+    # the soft cap (overschrijding) is a lever too, checked by the same schema
+    form = {**form_of(folder, "baseline"), "above_contract.share": "2", "action": "check"}
+    page = client.post("/scenarios/baseline", data=form)
+    assert page.status_code == 422
+    assert field_errors(page.text) == {"above_contract.share": "Input should be less than or equal to 1 (got 2)"}
 
 
 def test_save_writes_a_new_scenario_that_extends_the_original(client, folder):

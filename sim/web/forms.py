@@ -59,6 +59,10 @@ LEVERS = (
     Lever("beschermd_thuis.places", "Beschermd thuis places", "optional", "Ambulantisering"),
     Lever("outside_contract.per_year", "Urgent placements outside contract, at most a year", "integer",
           "Waitlist"),
+    Lever("above_contract.share", "Overschrijding: urgent clients placed above contract, up to this share of "
+          "a provider's places", "number", "Capacity", "0: places are a hard cap; 0.05: up to 5% above contract"),
+    Lever("uitstroom.housing.other_route_factor", "Other routes to a home: delay multiplied by", "number",
+          "Housing", "0.5 halves the delay, whatever its calibrated value"),
 )
 
 BY_KEY = {lever.key: lever for lever in LEVERS}
