@@ -82,6 +82,8 @@ RULES = {
     "more residents than places": "initial: {residents: 4546}",
     "schedule out of order": "providers: {SIG: {schedule: [{date: 2018-01-01, places: 5}, "
                              "{date: 2017-01-01, places: 6}]}}",
+    "schedule twice on one date": "providers: {SIG: {schedule: [{date: 2018-01-01, places: 5}, "
+                                  "{date: 2018-01-01, places: 0}]}}",
     "schedule outside the run": "providers: {SIG: {schedule: [{date: 2030-01-01, places: 5}]}}",
     "path and schedule": "capacity_path: {changes: [{date: 2016-01-01, places: 600}]}\n"
                          "providers: {SIG: {schedule: [{date: 2017-01-01, places: 5}]}}",

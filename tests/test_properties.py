@@ -168,12 +168,17 @@ def scenarios(draw) -> dict:
         data["outside_contract"] = {"per_year": draw(st.integers(0, 5)),
                                     "profiles": draw(st.lists(st.sampled_from(names), max_size=2))}
     if draw(st.booleans()):
+        data["above_contract"] = {"share": draw(st.floats(0, 1)),
+                                  "profiles": draw(st.lists(st.sampled_from(names), max_size=2))}
+        data["costs"]["above_contract_day"] = draw(st.floats(0, 500))
+    if draw(st.booleans()):
         data["conversions"] = [{"date": draw(when), "provider": draw(st.sampled_from(provider_names)),
                                 "places": draw(st.integers(0, 5))}]
     if path:
         changes = sorted({draw(when): draw(st.integers(0, 50)) for _ in range(draw(st.integers(1, 2)))}.items())
         data["capacity_path"] = {"changes": [{"date": d, "places": n} for d, n in changes],
-                                 "shrink": draw(st.sampled_from(("proportional", "largest_first")))}
+                                 "shrink": draw(st.sampled_from(("proportional", "largest_first"))),
+                                 "ramp": draw(st.sampled_from(("step", "linear")))}
     if draw(st.booleans()):
         data["attribution"] = {"cohort_date": draw(when)}
     if draw(st.integers(0, 9)) == 9:  # now and then a value out of its domain
@@ -221,7 +226,8 @@ def check_invariants(sc, rep) -> None:
         assert (rec["state_at_end"] == state).sum() == mon.snap_levels[-1, LEVEL[state]], state
     # occupied within the places (and those bought outside contract)
     occupied = rep.monthly[MONTHLY_ROW["occupied"]]
-    room = rep.monthly[MONTHLY_ROW["places"]] + rep.monthly[MONTHLY_ROW["outside_contract"]]
+    room = (rep.monthly[MONTHLY_ROW["places"]] + rep.monthly[MONTHLY_ROW["outside_contract"]]
+            + rep.monthly[MONTHLY_ROW["above_contract"]])
     if sc.initial_residents <= sc.places_at_start() and _places_never_cut(sc):
         assert (occupied <= room).all(), "more residents than places and outside-contract placements"
     # each client's days over its states add up to its time in the system

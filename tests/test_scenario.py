@@ -52,7 +52,7 @@ def test_extends_merges_and_set_overrides(tmp_path):
     ("providers: {SIG: {inflow_share: 0.5}}", "", "provider inflow_share must sum to 1"),
     ("providers: {SIG: {schedule: [{date: 2030-01-01, places: 5}]}}", "", "outside the run"),
     ("providers: {SIG: {schedule: [{date: 2018-01-01, places: 5}, {date: 2017-01-01, places: 6}]}}",
-     "providers.SIG", "schedule dates must be in increasing order"),
+     "providers.SIG", "schedule dates must be in strictly increasing order"),
     ("profiles: {regular: {stay: {dist: banana, mean: 3}}}", "profiles.regular.stay", "dist"),
     ("end: 2014-01-01", "", "must be after start"),
     ("capacity_path: {changes: [{date: 2018-01-01, places: -5}]}", "capacity_path.changes.0.places",

@@ -117,8 +117,8 @@ class Provider(_Block):
     @model_validator(mode="after")
     def _sorted(self):
         dates = [c.date for c in self.schedule]
-        if dates != sorted(dates):
-            raise ValueError("schedule dates must be in increasing order")
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("schedule dates must be in strictly increasing order (one change a date)")
         return self
 
 
