@@ -220,3 +220,22 @@ def test_sweep_and_target_run_on_the_calibration_unless_first_guess(tmp_path):
     target = run("target", BASELINE, "-p", "uitstroom.housing.contingent.units_per_year", "--low", 0, "--high", 80,
                  "--max", 1000, "--year", 2017, "-n", 3, "-w", 1, "--set", "end=2018-01-01")
     assert target.exit_code == 0 and "calibrated: 1 posterior draws" in target.output
+
+
+def test_a_set_key_the_calibration_fits_keeps_its_value_and_the_rest_is_still_drawn(tmp_path):
+    """With the scenario's own calibration, --set on a fitted key (or a block holding one) fixes that key;
+    the other fitted keys are still drawn from the posterior (the same rows as without the --set)."""
+    from sim.cli.app import calibrated_draws
+    from sim.config.scenario import load
+
+    sc = load(BASELINE, ["inflow.per_year=90"])
+    plain, _ = calibrated_draws(load(BASELINE), Path(sc.calibration.posterior), False, 6, 3, 1)
+    draws, fixed = calibrated_draws(sc, Path(sc.calibration.posterior), False, 6, 3, 1, [("inflow.per_year", "--set")])
+    assert fixed == ["inflow.per_year"] and all("inflow.per_year" not in d for d in draws)
+    assert draws == [{k: v for k, v in d.items() if k != "inflow.per_year"} for d in plain]
+    result = run("run", BASELINE, "-n", 3, "-w", 1, "--no-plots", "--set", "inflow.per_year=90",
+                 "--set", "profiles.regular.stay={dist: fixed, value: 8, unit: years}", "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    made = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert made["parameters"].endswith("inflow.per_year, profiles.regular.stay.mean as set")
+    assert made["posterior"]["draws"] == 1

@@ -15,7 +15,7 @@ import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import typer
 from rich.console import Console
@@ -181,39 +181,64 @@ def calibration_of(scenarios, posterior: Path | None, first_guess: bool,
     return posterior, observed
 
 
-def parameters_label(posterior: Path | None, draws: int | None = None, per_draw: int | None = None) -> str:
-    """What the figures and tables say about the parameters: calibrated (how many draws) or first guesses."""
-    if posterior is None:
-        return "first-guess parameters"
-    return f"calibrated: {draws} posterior draws × {per_draw} replications ({Path(posterior).name})"
+def overlaps(key: str, column: str) -> bool:
+    """Whether setting ``key`` touches the posterior's ``column`` (the same key, or one inside the other)."""
+    return key == column or column.startswith(key + ".") or key.startswith(column + ".")
+
+
+def calibrated_draws(sc, posterior: Path, named: bool, replications: int, per_draw: int, seed: int,
+                     changed: Sequence[tuple[str, str]] = ()) -> tuple[list[dict], list[str]]:
+    """The parameter sets of ``posterior`` for ``replications`` (replication r takes draw r // per_draw),
+    each checked against ``sc`` before anything runs, and the fitted keys left out of them.
+
+    ``changed``: (key, flag) pairs the command line sets or varies. With the scenario's own calibration
+    such a key keeps the user's value: its column is left out of every draw. With a posterior ``named``
+    on the command line it is refused, since that file was asked for whole."""
+    from ..analysis.calibrate import CalibrationError, parameter_keys, read_posterior, sample_posterior
+
+    try:
+        columns = parameter_keys(read_posterior(posterior))
+        fixed = []
+        for key, flag in changed:
+            key = ".".join(p for p in key.strip().split(".") if p)
+            for column in columns:
+                if overlaps(key, column):
+                    if named:
+                        fail(f"{flag} {key}: the --posterior {posterior} sets {column} in every replication, "
+                             "which would override it; drop one of them, or give --first-guess")
+                    fixed.append(column)
+        fixed = sorted(set(fixed))
+        draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=[sc],
+                                 labels=[str(sc.name)], leave_out=fixed)
+    except CalibrationError as exc:
+        fail(str(exc))
+    return draws, fixed
+
+
+def set_keys(overrides: Sequence[str]) -> list[tuple[str, str]]:
+    """The keys of ``--set key=value`` assignments, as (key, "--set")."""
+    return [(o.split("=", 1)[0], "--set") for o in overrides]
 
 
 def swept_draws(data: dict, key: str, posterior: Path | None, first_guess: bool, replications: int,
-                per_draw: int, seed: int, overrides: list[str], source: str) -> tuple[Path | None, list | None]:
-    """For sweep and target: the posterior the scenario names (or ``--posterior``) and its parameter
-    draws, as ``run`` draws them; refused when the posterior sets the key being varied, or a ``--set``."""
-    from ..analysis.calibrate import CalibrationError, parameter_keys, read_posterior, sample_posterior
+                per_draw: int, seed: int, overrides: list[str], source: str) -> tuple[Path | None, list | None, str]:
+    """For sweep and target: the posterior the scenario names (or ``--posterior``), its draws with the
+    swept key and any ``--set`` key left to the command line (see :func:`calibrated_draws`), and the
+    text that says which parameters were used."""
+    from ..analysis.calibrate import parameters_text
     from ..config import scenario as scenario_mod
 
     try:
         sc = scenario_mod.from_mapping(data, source)
     except scenario_mod.ScenarioError as exc:
         fail(str(exc))
+    named = posterior is not None
     posterior, _ = calibration_of([sc], posterior, first_guess, None)
     if posterior is None:
-        return None, None
-    try:
-        columns = parameter_keys(read_posterior(posterior))
-        for changed, flag in [(key, "--param")] + [(o.split("=", 1)[0].strip(), "--set") for o in overrides]:
-            for column in columns:
-                if changed == column or column.startswith(changed + ".") or changed.startswith(column + "."):
-                    fail(f"{flag} {changed}: the posterior {posterior} sets {column} in every replication, which "
-                         "would override it; give --first-guess to vary it on the scenario's own values")
-        draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=[sc],
-                                 labels=[str(sc.name)])
-    except CalibrationError as exc:
-        fail(str(exc))
-    return posterior, draws
+        return None, None, parameters_text(None)
+    draws, fixed = calibrated_draws(sc, posterior, named, replications, per_draw, seed,
+                                    [(key, "--param")] + set_keys(overrides))
+    return posterior, draws, parameters_text(posterior, len(draws), per_draw, fixed)
 
 
 def load_observed(path: Path | None) -> list:

@@ -10,9 +10,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .app import (calibration_of, check_format, command, console, default_out, executor_from, executor_option, fail,
-                  first_guess_option, format_option, load_observed, load_scenario, observed_option, parameters_label,
-                  pool_workers, posterior_option, progress_bar, scheduler_option, writable)
+from .app import (calibrated_draws, calibration_of, check_format, command, console, default_out, executor_from,
+                  executor_option, first_guess_option, format_option, load_observed, load_scenario, observed_option,
+                  pool_workers, posterior_option, progress_bar, scheduler_option, set_keys, writable)
 
 TABLE_METRICS = (
     ("waitlist", "waitlist"),
@@ -41,31 +41,6 @@ def summary_table(summary, title: str) -> Table:
     return table
 
 
-def posterior_scenarios(sc, posterior: Path, replications: int, per_draw: int, seed: int,
-                        overrides: list[str] = ()) -> list:
-    """One scenario per replication from a calibration's posterior (replication r: draw r // per_draw;
-    when ``replications`` is not a multiple of ``per_draw`` the last draw gets fewer).
-    Everything is checked before any replication runs: the file, that every drawn set fits the
-    scenario, and that no ``--set`` touches a key the posterior sets (it would be overridden)."""
-    from ..analysis import calibrate
-    from ..config.scenario import ScenarioError
-    from ..experiment.replications import posterior_variants
-
-    columns = calibrate.parameter_keys(calibrate.read_posterior(posterior))
-    for assignment in overrides:
-        key = ".".join(p for p in assignment.split("=", 1)[0].strip().split(".") if p)
-        for column in columns:
-            if key == column or column.startswith(key + ".") or key.startswith(column + "."):
-                fail(f"--set {key}: the posterior {posterior} sets {column} in every replication, which would "
-                     "override it; drop the --set, or give --first-guess")
-    draws = calibrate.sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=[sc],
-                                       labels=[str(sc.name)])
-    try:
-        return posterior_variants(sc, draws, per_draw)[:replications]
-    except ScenarioError as exc:
-        fail(f"{posterior}: its columns do not fit the scenario: {exc}")
-
-
 def variance_table(split) -> Table:
     last = split[split["year"] == split["year"].max()]
     table = Table(title=f"Variance in {int(last['year'].iloc[0])}: parameter vs stochastic (law of total variance)")
@@ -85,8 +60,8 @@ def run(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="processes (default: all cores)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results folder (default results/<scenario>, with "
                                        "the --set overrides and the posterior: results/baseline--waitlist.policy=central)"),
-    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable); not a key "
-                                   "that the posterior sets (refused: the posterior would override it)"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: key.path=value (repeatable); a key the "
+                                   "scenario's calibration fits keeps this value, the others are still drawn"),
     plots: bool = typer.Option(True, help="write PNG plots"),
     executor: str = executor_option(),
     scheduler: Optional[str] = scheduler_option(),
@@ -106,9 +81,9 @@ def run(
 
     Example: bwsim run scenarios/haarlem/baseline.yaml -n 100 --seed 1
     """
-    from ..analysis.calibrate import CalibrationError
+    from ..analysis.calibrate import parameters_text
+    from ..experiment.replications import posterior_variants, run_replications, summarise
     from ..experiment.variance import variance_split
-    from ..experiment.replications import run_replications, summarise
     from ..report.output import provenance, write_results
 
     sc = load_scenario(scenario, set_)
@@ -117,12 +92,11 @@ def run(
     posterior, observed = calibration_of([sc], posterior, first_guess, observed)
     points = load_observed(observed)
     out = writable(out or default_out(scenario.stem, list(set_) + (["first-guess"] if first_guess else []), named))
-    variants = None
+    variants, fixed = None, []
     if posterior is not None:
-        try:
-            variants = posterior_scenarios(sc, posterior, replications, per_draw, seed, set_)
-        except CalibrationError as exc:
-            fail(str(exc))
+        draws, fixed = calibrated_draws(sc, posterior, named is not None, replications, per_draw, seed,
+                                        set_keys(set_))
+        variants = posterior_variants(sc, draws, per_draw)[:replications]
     started = time.perf_counter()
     with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
         task = bar.add_task(f"{sc.name}", total=replications)
@@ -132,7 +106,7 @@ def run(
     wall = time.perf_counter() - started
     tables = {}
     draws = math.ceil(replications / per_draw) if posterior is not None else None
-    results.parameters = parameters_label(posterior, draws, per_draw)
+    results.parameters = parameters_text(posterior, draws, per_draw, fixed)
     extra = provenance(scenarios=[scenario], overrides=set_, posterior=posterior, draws=draws,
                        per_draw=per_draw if posterior is not None else None, seed=seed, replications=replications,
                        executor=executor, scheduler=scheduler, observed=str(observed) if observed else None)

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from .app import (command, check_year, console, default_out, executor_from, executor_option, fail, first_guess_option,
-                  load_mapping, parameters_label, pool_workers, posterior_option, progress_bar, scheduler_option,
-                  swept_draws, writable)
+                  load_mapping, pool_workers, posterior_option, progress_bar, scheduler_option, swept_draws,
+                  writable)
 
 
 @command("sweep")
@@ -49,9 +49,8 @@ def sweep_command(
         fail(str(exc))
     data, calendar = load_mapping(scenario, set_)
     check_year(year, calendar)
-    posterior, draws = swept_draws(data, key, posterior, first_guess, replications, per_draw, seed, list(set_),
-                                   str(scenario))
-    parameters = parameters_label(posterior, len(draws) if draws else None, per_draw)
+    posterior, draws, parameters = swept_draws(data, key, posterior, first_guess, replications, per_draw, seed,
+                                               list(set_), str(scenario))
     out = writable(out or default_out(f"sweep-{scenario.stem}-{key.split('.')[-1]}",
                                       list(set_) + (["first-guess"] if first_guess else [])))
     try:

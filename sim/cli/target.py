@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import (NOT_REACHABLE, command, check_year, console, executor_from, executor_option, fail, first_guess_option,
-                  load_mapping, parameters_label, pool_workers, posterior_option, progress_bar, scheduler_option,
+                  load_mapping, pool_workers, posterior_option, progress_bar, scheduler_option,
                   swept_draws)
 
 
@@ -63,9 +63,8 @@ def target_command(
     try:
         check_question(data, param, low, high, metric, year, probability, replications, integer, tolerance,
                        str(scenario))
-        posterior, draws = swept_draws(data, param, posterior, first_guess, replications, per_draw, seed, list(set_),
-                                       str(scenario))
-        parameters = parameters_label(posterior, len(draws) if draws else None, per_draw)
+        posterior, draws, parameters = swept_draws(data, param, posterior, first_guess, replications, per_draw,
+                                                   seed, list(set_), str(scenario))
         most = _evaluations(low, high, integer, tolerance)
         with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
             task = bar.add_task(f"replications ({replications} per value, at most {most} values)",

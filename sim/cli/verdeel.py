@@ -5,7 +5,6 @@ print."""
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -16,9 +15,9 @@ from rich.table import Table
 
 from ..policy.verdeel.regimes import REGIMES
 from ..report.templating import LANGS
-from .app import (calibration_of, command, console, executor_from, executor_option, fail, first_guess_option,
-                  parameters_label, pool_workers, posterior_option, progress_bar, scheduler_option, writable)
-from .run import posterior_scenarios
+from .app import (calibrated_draws, calibration_of, command, console, executor_from, executor_option, fail,
+                  first_guess_option, pool_workers, posterior_option, progress_bar, scheduler_option, set_keys,
+                  writable)
 
 
 def gap_table(a, year: int) -> Table:
@@ -89,7 +88,8 @@ def verdeel_command(
     Example: bwsim verdeel scenarios/haarlem/baseline.yaml --set end=2033-01-01 -n 30 --seed 1 --lang nl
     """
     from ..config.scenario import ScenarioError
-    from ..experiment.replications import run_replications
+    from ..analysis.calibrate import parameters_text
+    from ..experiment.replications import posterior_variants, run_replications
     from ..policy import verdeel as vd
     from ..report.verdeel_report import write_outputs
 
@@ -110,12 +110,14 @@ def verdeel_command(
         fail(str(exc))
     years = (f"{cfg.responsibility}-{cfg.start_year}" if cfg.regime == "two_track"
              and cfg.responsibility != cfg.start_year else str(cfg.start_year))
+    named = posterior is not None
     posterior, _ = calibration_of([sc], posterior, first_guess, None)
     out = writable(out or Path("results") / f"verdeel-{scenario.stem}-{cfg.regime}-{years}"
                    f"{'--first-guess' if first_guess else ''}")
     split = vd.wlz_scenario(sc, cfg)  # the same run split at the Wlz date, when the Wlz move needs it
-    draws = math.ceil(replications / per_draw) if posterior is not None else None
-    parameters = parameters_label(posterior, draws, per_draw)
+    draws, fixed = (calibrated_draws(sc, posterior, named, replications, per_draw, seed, set_keys(set_))
+                    if posterior is not None else (None, []))
+    parameters = parameters_text(posterior, len(draws) if draws else None, per_draw, fixed)
     notes = [f"Parameters: {parameters}."] + list(notes)
     started = time.perf_counter()
     with executor_from(executor, scheduler, workers) as pool, progress_bar("replications") as bar:
@@ -124,8 +126,7 @@ def verdeel_command(
             if scen is None:
                 continue
             # the same draws for the run and its split, so the two stay the same clients
-            variants = (posterior_scenarios(scen, posterior, replications, per_draw, seed, set_)
-                        if posterior is not None else None)
+            variants = posterior_variants(scen, draws, per_draw)[:replications] if draws else None
             task = bar.add_task(label, total=replications)
             runs.append(run_replications(scen, replications, seed=seed, workers=pool_workers(pool, workers),
                                          executor=pool, progress=lambda k, task=task: bar.advance(task, k),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..analysis.calibrate.posterior import parameters_text
 from ..experiment.compare import (Change, Comparison, Metric, crn_gain, informative, key_metrics, metric_kind,
                                   metric_values, save)
 from ..experiment.replications import mean_ci
@@ -255,9 +256,9 @@ def metric_figure(comparison: Comparison, metric: Metric, observed=()):
     order = sorted(range(len(names)), key=lambda i: names[i] == CI_LABEL)  # the band's meaning last
     top.legend([handles[i] for i in order], [names[i] for i in order], loc="lower left", bbox_to_anchor=(0.0, 1.01),
                ncol=2, fontsize=8, frameon=False)
-    post = comparison.posterior
-    parameters = (f"calibrated parameters ({post.get('draws')} posterior draws × {post.get('replications_per_draw')})"
-                  if post else "first-guess parameters")
+    post = comparison.posterior or {}
+    parameters = parameters_text(post.get("file") or ("posterior" if post else None), post.get("draws"),
+                                 post.get("replications_per_draw"))
     note = (f"Top: mean over {comparison.replications} replications, {parameters},"
             + (" with the 95% CI of the mean as a band." if stock else " per year with its 95% CI.")
             + " Dashed vertical lines: where a scenario starts to differ from the reference.")

@@ -284,8 +284,9 @@ def verdeel_request(catalog, scenario: str, settings: str, regime: str | None, r
         raise RequestError(str(exc).replace(str(catalog.folder) + "/", "")) from None
     posterior, draws = calibrated_draws([sc], [sc.name], replications, seed)
     if draws:
-        notes = [f"Parameters: calibrated: {len(draws)} posterior draws × {PER_DRAW} replications "
-                 f"({Path(posterior).name})."] + list(notes)
+        from ..analysis.calibrate import parameters_text
+
+        notes = [f"Parameters: {parameters_text(posterior, len(draws), PER_DRAW)}."] + list(notes)
     return VerdeelRequest(scenario, settings, scenario_path, settings_path, cfg, sc, table, notes, replications,
                           seed, overrides, setting_overrides, vd.wlz_scenario(sc, cfg), bool(pages), posterior, draws)
 

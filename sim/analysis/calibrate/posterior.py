@@ -137,14 +137,15 @@ def _value_at(data: dict, key: str):
 
 
 def sample_posterior(path: str | Path, n: int, seed: int, scenarios: Sequence = (),
-                     labels: Sequence[str] = ()) -> list[dict[str, float]]:
-    """``n`` parameter sets drawn by weight (with replacement) from a posterior.csv.
+                     labels: Sequence[str] = (), leave_out: Sequence[str] = ()) -> list[dict[str, float]]:
+    """``n`` parameter sets drawn by weight (with replacement) from a posterior.csv, without the
+    columns in ``leave_out`` (keys the user sets instead; the same rows are drawn either way).
 
-    With ``scenarios``, every column must be a key of each scenario and every drawn set must give a
-    valid scenario, checked here (before any replication runs), named by the file's line.
+    With ``scenarios``, every column drawn must be a key of each scenario and every drawn set must give
+    a valid scenario, checked here (before any replication runs), named by the file's line.
     """
     frame, lines = _read(path)
-    keys = parameter_keys(frame)
+    keys = [k for k in parameter_keys(frame) if k not in leave_out]
     w = frame["weight"].to_numpy(float)
     rows = np.random.default_rng(seed).choice(len(frame), size=n, p=w / w.sum())
     draws = [{k: frame[k].iloc[i].item() for k in keys} for i in rows]
@@ -192,3 +193,13 @@ def differing_keys(keys: Sequence[str], scenarios: Sequence) -> list[str]:
 def posterior_overrides(row: dict[str, float]) -> list[str]:
     """A posterior row as ``--set key.path=value`` assignments (values written as YAML numbers)."""
     return [f"{key}={yaml.safe_dump(value).splitlines()[0]}" for key, value in row.items()]
+
+
+def parameters_text(posterior: str | Path | None, draws: int | None = None, per_draw: int | None = None,
+                    fixed: Sequence[str] = ()) -> str:
+    """What tables, figures and manifests say about a run's parameters: calibrated (how many draws,
+    which fitted keys the user fixed instead) or the scenario's first guesses."""
+    if posterior is None:
+        return "first-guess parameters"
+    text = f"calibrated: {draws} posterior draws × {per_draw} replications ({Path(posterior).name})"
+    return text + (f"; {', '.join(fixed)} as set" if fixed else "")
