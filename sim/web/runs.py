@@ -116,6 +116,14 @@ def compare_request(catalog, names: list[str], replications: int, seed: int, end
     return request
 
 
+def posterior_provenance(posterior: dict | None) -> dict:
+    """The manifest's posterior keys from what the comparison actually ran on (its ``posterior``)."""
+    if not posterior:
+        return {"posterior": None}
+    return {"posterior": posterior["file"], "draws": posterior["draws"],
+            "per_draw": posterior["replications_per_draw"]}
+
+
 def calibrated_draws(scenarios: list, labels: list[str], replications: int, seed: int):
     """The posterior every scenario names and its parameter draws (replication r takes draw r // PER_DRAW),
     as ``bwsim compare`` draws them; (None, None) when the scenarios name no calibration."""
@@ -164,9 +172,7 @@ def compare_work(request: CompareRequest, folder: Path):
         job.phase = "writing the report"
         manifest = provenance(scenarios=request.files, overrides=request.overrides, seed=request.seed,
                               replications=request.replications, executor="process", made_by="bwsim serve",
-                              cache_key=request.key, posterior=request.posterior,
-                              draws=len(request.draws) if request.draws else None,
-                              per_draw=PER_DRAW if request.draws else None)
+                              cache_key=request.key, **posterior_provenance(comparison.posterior))
         queue.pool().submit(write_report, comparison, folder, None, manifest).result()
 
     return work
