@@ -139,7 +139,8 @@ def verdeel_command(
                                                      "scenario_overrides": list(set_), "scenario_hash": sc.digest(),
                                                      "executor": executor, "scheduler": scheduler,
                                                      "posterior": str(posterior) if posterior else None,
-                                                     "parameters": parameters},
+                                                     "parameters": parameters, "draws": len(draws) if draws else None,
+                                                     "per_draw": per_draw if draws else None, "fixed": fixed},
                       lang=lang)
     except vd.VerdeelError as exc:
         fail(str(exc))

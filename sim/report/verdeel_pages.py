@@ -40,7 +40,9 @@ def run_info(a: Assessment, extra: dict | None = None) -> dict:
     return {"scenario": a.scenario_name, "scenario_file": extra.get("scenario_file"),
             "settings_file": extra.get("settings_file"), "overrides": list(extra.get("scenario_overrides") or []),
             "replications": a.replications, "seed": a.seed, "first": a.years[0], "last": a.years[-1],
-            "version": __version__, "date": dt.date.today().isoformat()}
+            "version": __version__, "date": dt.date.today().isoformat(),
+            # posterior draws when the run was calibrated (none: first guesses), and the fitted keys set instead
+            "draws": extra.get("draws"), "per_draw": extra.get("per_draw"), "fixed": list(extra.get("fixed") or [])}
 
 
 def money_info(a: Assessment, year: int) -> dict:

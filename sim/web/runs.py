@@ -348,7 +348,9 @@ def verdeel_work(request: VerdeelRequest, folder: Path):
 
                 job.phase = "writing the report and the page per municipality"
                 extra = {"scenario_file": request.scenario_path.name, "settings_file": request.settings_path.name,
-                         "scenario_overrides": request.overrides, "made_by": "bwsim serve"}
+                         "scenario_overrides": request.overrides, "made_by": "bwsim serve",
+                         "draws": len(request.draws) if request.draws else None,
+                         "per_draw": PER_DRAW if request.draws else None}
                 queue.pool().submit(write_outputs, assessment, tmp / REPORT, None, extra, "nl").result()
                 shutil.make_archive(str(tmp / REPORT), "zip", tmp / REPORT)
             (tmp / "gaps.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
