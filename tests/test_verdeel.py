@@ -269,7 +269,8 @@ def test_cli_bad_input_exits_with_code_2_and_writes_nothing(tmp_path):
     assert negative.read_text() != region.read_text()
     cases.append((["--settings", negative], ["negative.yaml", "macro_budget", "cannot be negative"]))
     cases.append((["--settings", good, "--regime", "fair"], ["regime"]))
-    cases.append((["--setting", "cohort.relapse=existing"], ["cohort.relapse", "model", "World.relapse"]))
+    cases.append((["--setting", "cohort.relapse=sometimes"], ["cohort.relapse", "'new' or 'existing'"]))
+    cases.append((["--setting", "variants={a: {cohort: {waitlisted: existing}}}"], ["variants.a", "cohort.waitlisted"]))
     cases.append((["--setting", "variants={a: {responsibility_year: 2024}}"], ["variants.a", "responsibility_year"]))
     cases.append((["--responsibility-year", 2015], ["responsibility_year: 2015", "after the run's first year"]))
     cases.append((["--setting", "wlz.year=2026"], ["wlz.year: 2026", "after the responsibility year"]))
@@ -501,8 +502,28 @@ def test_cohort_rule_moves_existing_clients_ambulant_care_to_their_woonplaats():
     expected[:, haarlem] -= shift.sum(1)
     assert np.allclose(local.cost, expected)
     assert np.allclose(local.cost.sum(1), centre.cost.sum(1))
-    with pytest.raises(vd.VerdeelError, match=r"cohort.waitlisted: 'existing' cannot be computed.*World.admit"):
-        settings(cohort={"waitlisted": "existing"})
+
+
+def test_cohort_rule_counts_the_waitlisted_and_relapses_as_existing_when_asked():
+    """The same clients, labelled otherwise: more of the cost is existing (the centrumgemeente's),
+    the region's cost is the same, and a run labelled by another rule is refused."""
+    rule = settings(regime="two_track", cohort={"waitlisted": "existing", "relapse": "existing"})
+    overrides = [o for o in vd.scenario_overrides(rule) if "cohort_date" not in o]
+    assert overrides == ["attribution.existing=waitlisted", "attribution.relapse=existing"]
+    labelled, table, notes = run(*overrides)
+    plain, _, _ = run()
+    wide = vd.assess(labelled, rule, table, notes)
+    narrow = vd.assess(plain, settings(regime="two_track"), table, notes)
+    reps = len(wide.cost)
+    assert np.allclose(wide.regional_cost, narrow.regional_cost[:reps])  # the first replications are the same run
+    late = after(wide)
+    more = wide.existing_cost[:, :, late].sum() - narrow.existing_cost[:reps, :, late].sum()
+    assert more > 0 and np.all(wide.existing_cost >= narrow.existing_cost[:reps] - 1e-6)
+    haarlem = index("Haarlem")
+    assert np.all(wide.cost[:, haarlem, late] >= narrow.cost[:reps, haarlem, late] - 1e-6)
+    assert np.allclose(wide.cost.sum(1), wide.regional_cost)
+    with pytest.raises(vd.VerdeelError, match=r"cohort.waitlisted: existing needs .*attribution.existing = waitlisted"):
+        vd.assess(plain, rule, table)
 
 
 # ---------------------------------------------------------------- keys and their sensitivity
@@ -623,3 +644,53 @@ def test_euros_counts_and_shares_as_each_language_writes_them():
     assert percent(0.456, "nl") == "46%" and percent(0.05, "nl", 1) == "5,0%"
     with pytest.raises(ValueError, match="--lang fr: expected one of en, nl"):
         check_lang("fr")
+
+
+# ---------------------------------------------------------------- national shares
+
+#: the region's share of the national macro budget by the historic key and by the objective key (made up)
+NATIONAL_HISTORIC, NATIONAL_OBJECTIVE = 0.025, 0.021
+
+
+def national(rows):
+    """The table's key columns as shares of a national macro budget: the region holds 2.5% of it
+    by the historic key and 2.1% by the objective key."""
+    for row in rows:
+        row["historic_share"] = repr(float(row["historic_share"]) * NATIONAL_HISTORIC)
+        row["objective_share"] = repr(float(row["objective_share"]) * NATIONAL_OBJECTIVE)
+    return rows
+
+
+def test_national_shares_of_a_national_budget_show_the_regions_own_herverdeeleffect(tmp_path):
+    """The same historic money as the regional key with the region's budget, the objective key's
+    amounts scaled by the region's objective share against its historic one, and the region's
+    herverdeeleffect no longer 0; the costs are untouched."""
+    results, table, notes = run()
+    path = write_table(tmp_path / "national.csv", national)
+    nat = settings(regime="two_track", shares="national", municipalities=str(path),
+                   macro_budget=BUDGET / NATIONAL_HISTORIC)
+    scenario = results.scenario
+    national_table, _ = vd.check_against_scenario(
+        vd.read_municipalities(path, national=nat.national_columns, extra=("inflow_share",)), scenario)
+    regional = vd.assess(results, settings(regime="two_track"), table, notes)
+    a = vd.assess(results, nat, national_table, notes)
+    assert np.allclose(a.historic_amount, regional.historic_amount)
+    assert np.allclose(a.objective_amount, regional.objective_amount * NATIONAL_OBJECTIVE / NATIONAL_HISTORIC)
+    region = a.herverdeeleffect.sum(0)
+    assert np.allclose(region, (NATIONAL_OBJECTIVE / NATIONAL_HISTORIC - 1) * regional.historic_amount.sum(0))
+    assert np.all(region < 0) and np.allclose(regional.herverdeeleffect.sum(0), 0)
+    assert np.allclose(a.cost, regional.cost) and np.allclose(a.cost.sum(1), a.regional_cost)
+    assert nat.national_columns == ["historic_share", "objective_share"]
+
+
+def test_national_shares_are_refused_where_they_cannot_mean_anything(tmp_path):
+    path = write_table(tmp_path / "national.csv", national)
+    with pytest.raises(vd.VerdeelError, match="scenario_cost is the region's own cost"):
+        settings(shares="national", municipalities=str(path), macro_budget="scenario_cost")
+    with pytest.raises(vd.VerdeelError, match="the shares must sum to 1"):  # national shares read as regional
+        vd.prepare(BASELINE, settings(municipalities=str(path)))
+    with pytest.raises(vd.VerdeelError, match="inflow_share: named as a national key column and as a regional"):
+        vd.prepare(BASELINE, settings(shares="national", municipalities=str(path), objective_column="inflow_share"))
+    over = write_table(tmp_path / "over.csv", lambda rows: [dict(r, historic_share="0.5") for r in rows])
+    with pytest.raises(vd.VerdeelError, match="historic_share: national shares must sum to more than 0 and at most 1"):
+        vd.prepare(BASELINE, settings(shares="national", municipalities=str(over)))

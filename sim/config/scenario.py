@@ -239,6 +239,12 @@ class Attribution(_Block):
     verdeelmodel (clients in care before ``cohort_date`` stay with the centrumgemeente)."""
 
     cohort_date: dt.date | None = None
+    existing: Literal["placed", "waitlisted"] = Field(
+        "placed", description="who is in the existing cohort: clients placed before cohort_date (placed), or "
+                              "also those who joined the waitlist before it, placed whenever (waitlisted)")
+    relapse: Literal["new", "existing"] = Field(
+        "new", description="a relapse of an existing client: a new client (new), or still in the existing "
+                           "cohort, with the cost of its later care (existing)")
 
 
 class Relapse(_Block):

@@ -81,6 +81,8 @@ class World:
         self._n_municipalities = len(sc.inflow.municipalities)
         cohort = sc.attribution.cohort_date
         self._cohort_day = self.calendar.day(cohort) if cohort else -math.inf
+        self._existing_when_listed = sc.attribution.existing == "waitlisted"
+        self._relapse_existing = sc.attribution.relapse == "existing"
         self.monitor = recorder(self.calendar, self.env, 2 * self._n_municipalities)
         self._next_id = 0
         self._profiles = list(sc.profiles.values())
@@ -271,7 +273,8 @@ class World:
         c.placed_event = self.env.event()
         if not already_listed:
             c.listed = self.env.now
-        self.set_state(c, LEVEL["waiting"])
+        listed_before = self._existing_when_listed and self.env.now < self._cohort_day
+        self.set_state(c, LEVEL["waiting"], group=c.municipality if listed_before else None)
         wl.push(c)
         c.withdraw_rate = self._withdrawal_rate
         c.clock_since = self.env.now
@@ -466,10 +469,12 @@ class World:
         c.process = self.env.process(self.journey(c, stage))
 
     def relapse(self, old: Client) -> None:
-        """The person comes back as a new entry, from the same municipality."""
+        """The person comes back as a new entry, from the same municipality; in the new cohort,
+        unless ``attribution.relapse`` keeps an existing client's relapse existing."""
         c = self.new_client("relapse." + old.family, old.index)
         c.municipality = old.municipality
-        c.group = old.municipality + self._n_municipalities
+        existing = self._relapse_existing and old.group == old.municipality
+        c.group = old.municipality + (0 if existing else self._n_municipalities)
         self.enter(c)
 
     def arrival_times(self) -> np.ndarray:

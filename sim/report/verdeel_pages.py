@@ -56,6 +56,9 @@ def money_info(a: Assessment, year: int) -> dict:
                 s.budget_index or s.cost_index),
             "macro_kind": "amounts" if s.amounts is not None else "scenario_cost" if macro == SCENARIO_COST
             else "path" if isinstance(macro, dict) else "fixed",
+            "national": s.shares == "national" and s.amounts is None,
+            "historic_total_share": float(a.table.historic.sum()),
+            "objective_total_share": float(a.table.column(s.objective_column).sum()),
             "macro_base": macro if isinstance(macro, (int, float)) else None,
             "macro_path": sorted(macro.items()) if isinstance(macro, dict) else [],
             "amounts_file": Path(s.amounts).name if s.amounts is not None else None,
@@ -195,7 +198,7 @@ def report_context(a: Assessment, year: int, paths: dict[str, Path], extra: dict
     return {"year": year, "prices": a.prices, "centre": a.table.centrumgemeente, "rows": rows, "years": years,
             "path_rows": path_rows, "existing": existing, "herverdeel": herverdeel, "sensitivity": sensitivity,
             "figures": figures, "files": files, "money": money_info(a, year), "run": run_info(a, extra), "notes": list(a.notes),
-            "pages": PAGES, "shares_only": a.settings.amounts is None, "cohort": a.settings.cohort.model_dump()}
+            "pages": PAGES, "shares_only": a.settings.amounts is None and a.settings.shares == "regional", "cohort": a.settings.cohort.model_dump()}
 
 
 def write_report_html(a: Assessment, folder: Path, year: int, paths: dict[str, Path], lang: str,

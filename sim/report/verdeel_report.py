@@ -99,6 +99,9 @@ def describe_money(a: Assessment) -> str:
         base = (f"€ {money(s.macro_budget)} m a year" if not isinstance(s.macro_budget, dict)
                 else ", ".join(f"€ {money(v)} m from {y}" for y, v in sorted(s.macro_budget.items())))
         text = f"Macro budget: {base}" + (f" in {s.price_year} prices" if s.price_year else "")
+        if s.shares == "national":
+            text = (f"National {text[0].lower()}{text[1:]}; the region's keys are national shares (historic "
+                    f"{a.table.historic.sum():.3%}, objective {a.table.column(s.objective_column).sum():.3%} of it)")
     if s.macro_budget != SCENARIO_COST or s.amounts is not None:
         if s.budget_index:
             text += f", indexed {percent(s.budget_index)}"
@@ -252,8 +255,10 @@ def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, paths: dict[str
         herverdeel_table(a, year),
         Block("note", ("The amounts are shares of one macro budget, so the region's herverdeeleffect is 0 by "
                        "construction: what the objective key does to the region as a whole is hidden. Give the "
-                       "published amounts (amounts: FILE.csv) to see it." if s.amounts is None else
-                       "Published amounts, not rescaled: the region's herverdeeleffect is what the objective model "
+                       "published amounts (amounts: FILE.csv) or national shares (shares: national) to see it."
+                       if s.amounts is None and s.shares == "regional" else
+                       ("Published amounts" if s.amounts is not None else "National shares of the national macro "
+                        "budget") + ", not rescaled: the region's herverdeeleffect is what the objective model "
                        "gives or takes from the region as a whole.")
               + f" In {year} the objective fraction is {a.fraction[a.years.index(year)]:.0%}: that much of the "
                 "effect is in the budget."),

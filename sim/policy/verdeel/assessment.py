@@ -21,7 +21,7 @@ from .amounts import read_amounts
 from .budget import apply_pool, key_amounts, objective_fraction, pass_on
 from .costs import municipal, paid_costs, simulated_costs, wlz_split_date
 from .municipalities import Municipalities, check_against_scenario, read_municipalities
-from .settings import EXPECTED_COST, Settings, VerdeelError
+from .settings import COHORT_ATTRIBUTION, EXPECTED_COST, Settings, VerdeelError
 
 #: The name of the region's total in tables and in ``verdeel.csv``.
 REGION = "Region"
@@ -225,6 +225,12 @@ def assess(results: Results, settings: Settings, table: Municipalities, notes: l
         if results.scenario.attribution.cohort_date != wanted:
             raise VerdeelError(f"two_track needs the scenario run with attribution.cohort_date = {wanted} "
                                f"(got {results.scenario.attribution.cohort_date}); see scenario_overrides()")
+        for key, (field, values) in COHORT_ATTRIBUTION.items():
+            choice = getattr(settings.cohort, key)
+            run = getattr(results.scenario.attribution, field)
+            if run != values[choice]:
+                raise VerdeelError(f"{settings.source}: cohort.{key}: {choice} needs the scenario run with "
+                                   f"attribution.{field} = {values[choice]} (got {run}); see scenario_overrides()")
     a = _assess_one(results, settings, table, list(notes or []), wlz_results)
     a.variants = {name: _assess_one(results, variant, table, [], wlz_results)
                   for name, variant in settings.variant_settings.items()}
@@ -243,7 +249,11 @@ def scenario_overrides(settings: Settings, years: list[int] | None = None) -> li
         return [f"attribution.cohort_date={date}"]
     if years is not None and settings.responsibility > years[-1]:
         return []
-    return [f"attribution.cohort_date={settings.responsibility}-01-01"]
+    if settings.regime != "two_track":
+        return [f"attribution.cohort_date={settings.responsibility}-01-01"]
+    return [f"attribution.cohort_date={settings.responsibility}-01-01",
+            *(f"attribution.{field}={values[getattr(settings.cohort, key)]}"
+              for key, (field, values) in COHORT_ATTRIBUTION.items())]
 
 
 def wlz_scenario(scenario: sc_mod.Scenario, settings: Settings) -> sc_mod.Scenario | None:
@@ -251,7 +261,8 @@ def wlz_scenario(scenario: sc_mod.Scenario, settings: Settings) -> sc_mod.Scenar
     date = wlz_split_date(settings, Calendar(scenario.start, scenario.end).years)
     if date is None or scenario.attribution.cohort_date == date:
         return None
-    return scenario.model_copy(update={"attribution": scenario.attribution.model_copy(update={"cohort_date": date})})
+    split = sc_mod.Attribution(cohort_date=date)  # in care on the Wlz date: placed before it, whatever the cohort rule
+    return scenario.model_copy(update={"attribution": split})
 
 
 def columns_named(settings: Settings) -> list[str]:
@@ -298,7 +309,10 @@ def prepare(scenario_path: str | Path, settings: Settings, overrides: list[str] 
     scenario = sc_mod.load(scenario_path, [*overrides, *scenario_overrides(settings, years)])
     if year is not None and year not in years:
         raise VerdeelError(f"--year {year}: not in the run ({years[0]}–{years[-1]})")
-    table = read_municipalities(settings.municipalities, settings.objective_column, columns_named(settings))
+    regional = [c for s in (settings, *settings.variant_settings.values())
+                for c in (s.pass_on.key, s.woonplaats_column) if c]
+    table = read_municipalities(settings.municipalities, settings.objective_column, columns_named(settings),
+                                national=settings.national_columns, regional=regional)
     table, differ = check_against_scenario(table, scenario, str(scenario_path))
     notes = differ + notes
     for s in (settings, *settings.variant_settings.values()):

@@ -67,8 +67,9 @@ def macro_budget(settings: Settings, years: list[int], regional_cost: np.ndarray
 def key_amounts(settings: Settings, table: Municipalities, years: list[int], regional_cost: np.ndarray | None = None,
                 amounts: Amounts | None = None) -> tuple[np.ndarray, np.ndarray]:
     """[municipality, year]: the whole budget each municipality would receive by the historic key
-    and by the objective key. From shares, both divide the macro budget (they sum to the same
-    total: the region is budget-neutral by construction); from published ``amounts``, they need not."""
+    and by the objective key. From regional shares, both divide the macro budget (they sum to the
+    same total: the region is budget-neutral by construction); from national shares (of the national
+    macro budget) or published ``amounts``, they need not."""
     if amounts is not None:
         return amounts.at(years, lambda year: budget_path(settings, [year])[0])
     total = macro_budget(settings, years, regional_cost)

@@ -137,7 +137,7 @@ def paid_costs(settings: Settings, table: Municipalities, costs: Costs, years: l
     to the region's cost in every replication and year."""
     own = costs.own
     f = objective_fraction(settings, years)[None, None, :]
-    h = table.historic[None, :, None]
+    h = (table.historic / table.historic.sum())[None, :, None]  # national shares too: who in the region pays
     pooled = h * own.sum(1, keepdims=True)  # the centrumgemeente pays for the whole region
     if settings.regime == "historic":
         return pooled

@@ -49,10 +49,14 @@ class Municipalities:
 
 
 def read_municipalities(path: str | Path, objective_column: str = "objective_share",
-                        extra: tuple[str, ...] | list[str] = ()) -> Municipalities:
+                        extra: tuple[str, ...] | list[str] = (), national: tuple[str, ...] | list[str] = (),
+                        regional: tuple[str, ...] | list[str] = ()) -> Municipalities:
     """Read and check the CSV: required columns, numbers in [0, 1], no duplicates, each share
     column summing to 1 within :data:`SHARE_TOLERANCE` (then rescaled to sum to 1 exactly).
-    ``extra``: more share columns to read (keys of variants, the pass-on key), checked the same way."""
+    ``extra``: more share columns to read (keys of variants, the pass-on key), checked the same way.
+    ``national``: key columns that are shares of the national macro budget: they may sum to less
+    than 1 and are taken as they are; none of them may be one of the ``regional`` columns (the
+    woonplaats and pass-on keys, which divide the region)."""
     path = Path(path)
     if not path.is_file():
         raise VerdeelError(f"{path}: file not found")
@@ -93,13 +97,22 @@ def read_municipalities(path: str | Path, objective_column: str = "objective_sha
             if not 0 <= value <= 1:
                 raise VerdeelError(f"{path}: line {line} ({name}): {column}: expected a share in [0, 1], got {value:g}")
             shares[column].append(value)
+    both = [c for c in national if c in ("inflow_share", *regional)]
+    if both:
+        raise VerdeelError(f"{path}: {both[0]}: named as a national key column and as a regional share (the "
+                           "woonplaats or pass-on key); give the national shares their own column")
     for column, values in shares.items():
         total = sum(values)
+        if column in national:
+            if not 0 < total <= 1 + SHARE_TOLERANCE:
+                raise VerdeelError(f"{path}: {column}: national shares must sum to more than 0 and at most 1 "
+                                   f"(within {SHARE_TOLERANCE:g}), got {total:.6g}")
+            continue
         if abs(total - 1.0) > SHARE_TOLERANCE:
             raise VerdeelError(f"{path}: {column}: the shares must sum to 1 (within {SHARE_TOLERANCE:g}), "
                                f"got {total:.6g}")
     # rescaled to sum exactly to 1, so that the budgets always add up to the macro budget
-    exact = {c: np.array(v) / sum(v) for c, v in shares.items()}
+    exact = {c: np.array(v) / (1.0 if c in national else sum(v)) for c, v in shares.items()}
     return Municipalities(path, names, exact["inflow_share"], exact["historic_share"], exact[objective_column],
                           objective_column, exact)
 

@@ -22,15 +22,11 @@ MAX_EUROS = 1e12
 #: care when the cohort rule gives it to the woonplaats).
 EXPECTED_COST = "expected_cost"
 #: Settings a key variant may not change: they need another run of the scenario, or are no key.
-RUN_KEYS = ("regime", "responsibility_year", "wlz.year", "wlz.client_share", "variants", "municipalities")
-#: Cohort rules that would need a change of the model (sim/model) to compute, and why.
-MODEL_CHANGE = {
-    "waitlisted": "the model puts a client in the existing cohort when placed before the cohort date "
-                  "(sim/model/world.py, World.admit); clients waiting on that date are new, and counting "
-                  "them as existing needs the cohort set when a client joins the list",
-    "relapse": "a relapse enters as a new client of the new cohort (sim/model/world.py, World.relapse); "
-               "counting it as existing needs the relapse to inherit the cohort of the first stay",
-}
+RUN_KEYS = ("regime", "responsibility_year", "wlz.year", "wlz.client_share", "variants", "municipalities",
+            "cohort.waitlisted", "cohort.relapse", "shares")
+#: Each cohort rule key: the scenario's ``attribution`` key the run needs, and its value for each choice.
+COHORT_ATTRIBUTION = {"waitlisted": ("existing", {"new": "placed", "existing": "waitlisted"}),
+                      "relapse": ("relapse", {"new": "new", "existing": "existing"})}
 
 
 class VerdeelError(ValueError):
@@ -67,20 +63,18 @@ class PassOn(_Part):
 
 
 class CohortRule(_Part):
-    """Who counts as an existing client (stays with the centrumgemeente) under two tracks."""
+    """Who counts as an existing client (stays with the centrumgemeente) under two tracks.
 
-    waitlisted: str = "new"
-    relapse: str = "new"
+    ``waitlisted``: clients on the waitlist (indicated) before the cohort date, placed later: new
+    (the default: only clients placed before the date are existing) or existing. ``relapse``: an
+    existing client who comes back after leaving: new or existing. Both change how the run
+    attributes its clients (``attribution.existing`` and ``attribution.relapse`` of the scenario),
+    so a variant cannot change them. ``ambulant_after_exit``: who pays an existing client's
+    ambulant support after the stay."""
+
+    waitlisted: Literal["new", "existing"] = "new"
+    relapse: Literal["new", "existing"] = "new"
     ambulant_after_exit: Literal["centrumgemeente", "woonplaats"] = "centrumgemeente"
-
-    @field_validator("waitlisted", "relapse")
-    @classmethod
-    def _computable(cls, value, info):
-        if value == "new":
-            return value
-        if value == "existing":
-            raise ValueError(f"'existing' cannot be computed from the simulated metrics: {MODEL_CHANGE[info.field_name]}")
-        raise ValueError(f"expected 'new' (got {value!r})")
 
 
 class Settings(BaseModel):
@@ -105,6 +99,10 @@ class Settings(BaseModel):
     pass_on: PassOn = PassOn()
     cohort: CohortRule = CohortRule()
     municipalities: Path
+    shares: Literal["regional", "national"] = Field(
+        "regional", description="regional: the historic and objective columns are shares of the region's macro "
+                                "budget (each sums to 1; the region is budget-neutral); national: shares of the "
+                                "national macro budget (macro_budget is the national one; they need not sum to 1)")
     objective_column: str = "objective_share"
     woonplaats_column: str | None = Field(None, description="reweight the simulated woonplaats to this column")
     amounts: Path | None = Field(None, description="CSV of historic_amount and objective_amount per municipality "
@@ -144,6 +142,9 @@ class Settings(BaseModel):
         if self.macro_budget is None and self.amounts is None:
             raise ValueError("macro_budget: missing; write euros a year, {year: euros} or scenario_cost "
                              "(or give the published amounts with amounts: FILE.csv)")
+        if self.shares == "national" and self.macro_budget == SCENARIO_COST:
+            raise ValueError("macro_budget: scenario_cost is the region's own cost; national shares need the national "
+                             "macro budget in euros")
         if self.price_year is None and (self.budget_index or self.cost_index):
             raise ValueError("price_year: missing; budget_index and cost_index grow from the prices of that year")
         return self
@@ -157,6 +158,14 @@ class Settings(BaseModel):
     def first_year(self) -> int:
         """The first year in which anything differs from the historic regime."""
         return min(self.start_year, self.responsibility) if self.regime == "two_track" else self.start_year
+
+    @property
+    def national_columns(self) -> list[str]:
+        """The key columns read as national shares (none with regional shares)."""
+        if self.shares != "national":
+            return []
+        return list(dict.fromkeys(["historic_share", self.objective_column,
+                                   *(v.objective_column for v in self._variants.values())]))
 
     @property
     def variant_settings(self) -> dict[str, "Settings"]:
