@@ -36,6 +36,11 @@ MISSING = {
                 "(0 if nobody leaves the list without a place)",
     "waitlist.withdrawal_per_year": "missing; write the rate at which a waiting client leaves the list, per year, "
                                     "e.g. withdrawal_per_year: 0.25 (0 if nobody leaves the list without a place)",
+    "uitstroom.housing.stock.units": "missing; write the units on the start date, e.g. units: 20",
+    "uitstroom.housing.stock.tenancy": "missing; write how long a tenant stays in a unit, "
+                                       "e.g. tenancy: {dist: lognormal, mean: 2, sd: 1.5, unit: years}",
+    "uitstroom.housing.stock.share": "missing; write the share of residents leaving to independent housing "
+                                     "who may use the stock, e.g. share: 0.3",
 }
 #: A number per calendar year, or one number for every year. A mapping is a step
 #: function: each listed year holds until the next listed year.

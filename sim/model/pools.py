@@ -195,11 +195,11 @@ class HousingStock:
         self._on_occupied(+1)
 
     def request(self, client):
-        """An event that succeeds when a unit is offered to the client."""
+        """An event that succeeds, with the day, when a unit is offered to the client."""
         event = self.env.event()
         if self.occupied < self.units:
             self._hold()
-            event.succeed(client)
+            event.succeed(self.env.now)
         else:
             self._queue.append(event)
         return event
@@ -241,4 +241,4 @@ class HousingStock:
                 self._cancelled.remove(event)
                 continue
             self._hold()
-            event.succeed()
+            event.succeed(self.env.now)
