@@ -240,7 +240,7 @@ def test_a_stock_that_houses_nobody_changes_no_other_number(units, share):
 BAD = {
     "schedule out of order": ("{units: 5, share: 1, tenancy: {dist: fixed, value: 1, unit: years}, "
                               "schedule: [{date: 2019-01-01, units: 8}, {date: 2018-01-01, units: 9}]}",
-                              "uitstroom.housing.stock.schedule: ", "strictly increasing"),
+                              "uitstroom.housing.stock.schedule: dates must be", "strictly increasing"),
     "schedule after the run": ("{units: 5, share: 1, tenancy: {dist: fixed, value: 1, unit: years}, "
                                "schedule: [{date: 2040-01-01, units: 8}]}",
                                "uitstroom.housing.stock.schedule: ", "outside the run"),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .distributions import Duration
 
@@ -172,11 +172,16 @@ class HousingStock(_Block):
     share: Probability = Field(description="share of residents leaving to independent housing who may use the "
                                            "stock, drawn per client")
 
-    @model_validator(mode="after")
-    def _consistent(self):
-        dates = [c.date for c in self.schedule]
+    @field_validator("schedule")
+    @classmethod
+    def _sorted(cls, schedule):
+        dates = [c.date for c in schedule]
         if dates != sorted(dates) or len(set(dates)) != len(dates):
-            raise ValueError("schedule dates must be in strictly increasing order (one change a date)")
+            raise ValueError("dates must be in strictly increasing order (one change a date)")
+        return schedule
+
+    @model_validator(mode="after")
+    def _within(self):
         if self.initial_occupied is not None and self.initial_occupied > self.units:
             raise ValueError(f"initial_occupied ({self.initial_occupied}) cannot exceed units ({self.units})")
         return self
