@@ -146,8 +146,9 @@ def test_units_grow_on_the_schedule_and_close_as_tenants_leave():
     """The units follow the schedule; with a queue, new units are let on their date; fewer units
     evict nobody: nobody moves in while the tenants fill (or overfill) the units."""
     schedule = [{"date": "2002-01-01", "units": 15}, {"date": "2004-01-01", "units": 5}]
-    sc = from_mapping(region(stock(10, {"dist": "exponential", "mean": 1.0, "unit": "years"}, schedule=schedule),
-                             years=6))
+    # long tenancies: a unit added on a date and let only when some tenant leaves would show free
+    sc = from_mapping(region(stock(10, {"dist": "exponential", "mean": 4.0, "unit": "years"}, schedule=schedule),
+                             years=10))
     w = SpyWorld(sc, 4, 0, Monitor)
     w.run()
     mon = w.monitor
@@ -272,3 +273,28 @@ def test_a_bad_stock_is_one_line_naming_file_and_key(case, tmp_path):
     assert result.exit_code == 2, result.output
     assert len(lines) == 1, result.output
     assert str(path) in lines[0] and key in lines[0] and expected in lines[0], lines[0]
+
+
+def test_the_pool_lets_units_first_come_first_served():
+    """The stock's pool on its own: FIFO, a cancelled request skipped, a unit offered to someone
+    who took another home goes to the next, more units let at once, a tenant leaves only once."""
+    import simpy
+
+    from sim.model.pools import HousingStock
+
+    env = simpy.Environment()
+    changes = []
+    pool = HousingStock(env, 1, changes.append)
+    first, second, third, fourth = (pool.request(k) for k in range(4))
+    assert first.triggered and not (second.triggered or third.triggered or fourth.triggered)
+    pool.cancel(second)  # waiting: skipped when it reaches the head
+    pool.move_in("first")
+    pool.set_units(2)  # the new unit goes at once to the next still waiting
+    assert third.triggered and not second.triggered and pool.occupied == 2
+    pool.cancel(third)  # offered, but it took another home: the unit goes to the next
+    assert fourth.triggered and pool.occupied == 2
+    pool.move_in("fourth")
+    pool.vacate("first")
+    assert pool.occupied == 1 and sum(changes) == 1
+    with pytest.raises(KeyError):
+        pool.vacate("first")
