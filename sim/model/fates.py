@@ -97,7 +97,7 @@ def _draw_block(sc: Scenario, streams: Streams, family: str, block: int) -> dict
         "thuis_duration": sc.beschermd_thuis.duration.sample(rng("beschermd_thuis_duration"), n),
         # the housing stock's draws, from streams of their own: drawn only when there is a stock
         "stock_eligible": rng("stock").random(n) < stock.share if stock else np.zeros(n, bool),
-        "stock_tenancy": stock.tenancy.sample(rng("stock_tenancy"), n) if stock else np.full(n, np.nan),
+        "stock_tenancy": stock.tenancy.sample(rng("stock_tenancy"), n) if stock else np.zeros(n),
         "stock_relapses": rng("stock_relapse").random(n) < stock.relapse if stock else np.zeros(n, bool),
     }
 
