@@ -154,7 +154,7 @@ class HousingStock(_Block):
     housing may use it if its fate says so (``share``). Such a resident waits in the stock's queue
     (first come first served) AND by its own route (the contingent queue if its fate says
     contingent, else the other route's delay) and takes whichever home comes first; the other
-    request is cancelled. On a tie (both at the same moment) its own route wins and the stock's
+    request is cancelled. A contingentwoning offered at the same moment as a unit wins, and the
     unit goes to the next in the stock's queue. A tenant holds the unit for its tenancy; then the
     unit goes to the next in the queue, and the tenant comes back into the inflow with probability
     ``relapse`` (instead of ``relapse.probability``, which applies to the other exits)."""

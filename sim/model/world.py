@@ -176,7 +176,7 @@ class World:
         else:
             yield either
         housed = home.triggered if c.contingent else home.processed  # a Timeout is triggered at once
-        by_stock = not housed and unit is not None and unit.triggered  # its own route wins a tie
+        by_stock = not housed and unit is not None and unit.triggered  # a contingentwoning wins a tie
         if unit is not None and not by_stock:
             self.stock.cancel(unit)  # a unit already offered goes to the next in the stock's queue
             c.stock_request = None
