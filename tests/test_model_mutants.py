@@ -129,7 +129,29 @@ class CheckedWorld(World):
         thuis = sum(1 for c in clients if c.state == LEVEL["beschermd_thuis"])
         if thuis != self.thuis.busy or thuis > 3:
             self.problems.append(f"{now}: beschermd thuis busy {self.thuis.busy}, {thuis} in it")
+        if self.stock is not None:
+            self._check_stock(now, clients)
         return self._snapshot(index, waited)
+
+    def _check_stock(self, now, clients):
+        stock = self.stock
+        waiting = [c for c in clients if c.stock_request is not None]
+        offered = sum(c.stock_request.triggered for c in waiting)  # on the start date: move in at once
+        if stock.occupied != len(stock.tenants) + offered or stock.occupied < 0:
+            self.problems.append(f"{now}: stock occupied {stock.occupied}, {len(stock.tenants)} tenants")
+        if offered and now > 0:
+            self.problems.append(f"{now}: {offered} offered a unit and not moved in")
+        if stock.occupied > stock.units and now < self.calendar.day(dt.date(2023, 1, 1)):
+            self.problems.append(f"{now}: stock occupied {stock.occupied} of {stock.units} units")
+        if len(waiting) > offered and stock.occupied < stock.units:
+            self.problems.append(f"{now}: a free unit while {len(waiting)} wait")
+        if any(c.state != LEVEL["ready_to_leave"] or not c.stock_eligible for c in waiting):
+            self.problems.append(f"{now}: someone waits for a unit who is not ready to leave")
+        if self.monitor.level[LEVEL["stock_waiting"]] != len(waiting):
+            self.problems.append(f"{now}: stock_waiting {self.monitor.level[LEVEL['stock_waiting']]}, {len(waiting)}")
+        if (self.monitor.level[LEVEL["stock_occupied"]] != stock.occupied
+                or self.monitor.level[LEVEL["stock_units"]] != stock.units):
+            self.problems.append(f"{now}: stock levels differ from the pool")
 
 
 _RUNS: dict = {}
@@ -165,7 +187,8 @@ def test_state_checked_on_every_record_date(seed):
     assert set(c.outcome for c in mon.clients) >= {"independent", "intramural", "died_or_moved", "early", "withdrawn",
                                                   "removed_by_review", "beschermd_thuis", ""}
     for name in FLOWS:
-        if name not in ("turned_away", "above_contract_placements"):  # the latter: see the next test
+        if name not in ("turned_away", "above_contract_placements",  # the latter: see the next test
+                        "stock_housed", "stock_left", "stock_relapses"):  # see test_state_checked_with_a_housing_stock
             assert mon.flows[FLOW[name]].sum() > 0, name
 
 
@@ -183,6 +206,30 @@ def test_state_checked_with_overschrijding(seed):
     for p in w.providers:
         assert len(p.above) == sum(c.above_contract and c.place is p for c in cs)
     assert_served_in_order(w)
+
+
+STOCK = {"units": 6, "share": 0.6, "relapse": 0.3, "initial_occupied": 4,
+         "schedule": [{"date": "2021-06-01", "units": 9}, {"date": "2023-01-01", "units": 7}],
+         "tenancy": {"dist": "gamma", "mean": 1.0, "sd": 0.7, "unit": "years"}}
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_state_checked_with_a_housing_stock(seed):
+    """The same checks with a housing stock: on every record date the units let are the tenants in
+    them, never more than the units (unless cut), no unit free while someone waits for one, the
+    gauge is the clients waiting; every tenancy of a housed client ends once, when it should."""
+    w = run_rich(seed, uitstroom={"housing": {"stock": STOCK}})
+    assert w.problems == []
+    mon = w.monitor
+    for name in ("stock_housed", "stock_left", "stock_relapses"):
+        assert mon.flows[FLOW[name]].sum() > 0, name
+    tenants = [c for c in mon.clients if c.tenancy is not None]
+    assert len(tenants) == mon.flows[FLOW["stock_housed"]].sum()
+    ended = [c for c in tenants if c.tenancy.processed]
+    assert all(c.housed + c.stock_tenancy <= w.env.now for c in ended)
+    assert all(c.housed + c.stock_tenancy >= w.env.now for c in tenants if not c.tenancy.processed)
+    assert w.stock.tenants >= set(c for c in tenants if not c.tenancy.processed)
+    assert not w.stock.tenants & set(ended)
 
 
 @pytest.mark.parametrize("seed", [5, 6])

@@ -12,7 +12,9 @@ nothing else), or runs one replication without raising, and then:
   far, and at the end each client's own state matches the level of that state;
 * occupied ≤ places + outside contract on every record date, unless the region starts over-full
   or a provider's places are ever cut (then residents legitimately stay above the places);
-* each client's ``days_<state>`` add up to its time in the system.
+* each client's ``days_<state>`` add up to its time in the system;
+* the housing stock (when drawn): units let ≥ 0 and ≤ the units (unless they are ever cut), and
+  the units let on every date = the start's tenancies + tenants housed − tenants who left.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 
 from sim.config.scenario import ScenarioError, from_mapping
 from sim.experiment.replication import run_replication
-from sim.model.states import LEVEL, STATES
+from sim.model.states import FLOW, LEVEL, STATES
 from sim.record.metrics import MONTHLY_ROW
 
 START = dt.date(2015, 1, 1)
@@ -180,6 +182,15 @@ def scenarios(draw) -> dict:
                                  "shrink": draw(st.sampled_from(("proportional", "largest_first"))),
                                  "ramp": draw(st.sampled_from(("step", "linear")))}
     if draw(st.booleans()):
+        units = draw(st.integers(0, 15))
+        data["uitstroom"]["housing"]["stock"] = {
+            "units": units, "tenancy": draw(durations(3.0)), "share": draw(st.floats(0, 1)),
+            "relapse": draw(st.floats(0, 1)),
+            "initial_occupied": draw(st.one_of(st.none(), st.integers(0, units))),
+            "schedule": sorted(({"date": d, "units": draw(st.integers(0, 20))}
+                                for d in {draw(when) for _ in range(draw(st.integers(0, 2)))}),
+                               key=lambda c: c["date"])}
+    if draw(st.booleans()):
         data["attribution"] = {"cohort_date": draw(when)}
     if draw(st.integers(0, 9)) == 9:  # now and then a value out of its domain
         _spoil(draw, data)
@@ -230,11 +241,36 @@ def check_invariants(sc, rep) -> None:
             + rep.monthly[MONTHLY_ROW["above_contract"]])
     if sc.initial_residents <= sc.places_at_start() and _places_never_cut(sc):
         assert (occupied <= room).all(), "more residents than places and outside-contract placements"
+    check_stock(sc, rep)
     # each client's days over its states add up to its time in the system
     horizon = mon.calendar.horizon
     days = np.column_stack([rec[f"days_{s}"] for s in STATES])
     entered = np.maximum(rec["arrived"], 0.0)
     assert np.allclose(days.sum(axis=1), horizon - entered, atol=1e-6), "a client's days do not add up"
+
+
+def check_stock(sc, rep) -> None:
+    """The housing stock: units let never negative nor (unless units are ever cut) above the units;
+    every tenancy ends once: on every date the units let are those let on the start date plus
+    those let since, less the tenants who left; each tenant relapsing has left."""
+    mon = rep.monitor
+    occupied, units = mon.snap_levels[:, LEVEL["stock_occupied"]], mon.snap_levels[:, LEVEL["stock_units"]]
+    waiting = mon.snap_levels[:, LEVEL["stock_waiting"]]
+    spec = sc.uitstroom.housing.stock
+    if spec is None:
+        assert not occupied.any() and not units.any() and not waiting.any()
+        return
+    assert (occupied >= 0).all() and (waiting >= 0).all()
+    if all(c.units >= spec.units for c in spec.schedule) and list(units) == sorted(units):
+        assert (occupied <= units).all(), "more units let than there are"
+    housed = np.concatenate([[0], np.cumsum(mon.flows[FLOW["stock_housed"]])])
+    left = np.concatenate([[0], np.cumsum(mon.flows[FLOW["stock_left"]])])
+    # the start date's record also holds the units offered to residents ready to leave on it (they move
+    # in at once, counted in the first month's stock_housed)
+    initial = spec.units if spec.initial_occupied is None else spec.initial_occupied
+    assert np.array_equal(occupied[1:], initial + housed[1:] - left[1:]), "a tenancy not ended exactly once"
+    assert initial <= occupied[0] <= initial + mon.flows[FLOW["stock_housed"], 0]
+    assert mon.flows[FLOW["stock_relapses"]].sum() <= mon.flows[FLOW["stock_left"]].sum()
 
 
 @settings(max_examples=200, deadline=None, database=None,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .distributions import Duration
 
@@ -36,6 +36,11 @@ MISSING = {
                 "(0 if nobody leaves the list without a place)",
     "waitlist.withdrawal_per_year": "missing; write the rate at which a waiting client leaves the list, per year, "
                                     "e.g. withdrawal_per_year: 0.25 (0 if nobody leaves the list without a place)",
+    "uitstroom.housing.stock.units": "missing; write the units on the start date, e.g. units: 20",
+    "uitstroom.housing.stock.tenancy": "missing; write how long a tenant stays in a unit, "
+                                       "e.g. tenancy: {dist: lognormal, mean: 2, sd: 1.5, unit: years}",
+    "uitstroom.housing.stock.share": "missing; write the share of residents leaving to independent housing "
+                                     "who may use the stock, e.g. share: 0.3",
 }
 #: A number per calendar year, or one number for every year. A mapping is a step
 #: function: each listed year holds until the next listed year.
@@ -138,9 +143,55 @@ class Contingent(_Block):
     extra_from: dt.date | None = None
 
 
+class StockChange(_Block):
+    date: dt.date
+    units: Count
+
+
+class HousingStock(_Block):
+    """A stock of homes for people leaving BW whose units free only when the tenant leaves
+    (omklapwoningen, Housing First units, Skaeve Huse). A resident ready to leave for independent
+    housing may use it if its fate says so (``share``). Such a resident waits in the stock's queue
+    (first come first served) AND by its own route (the contingent queue if its fate says
+    contingent, else the other route's delay) and takes whichever home comes first; the other
+    request is cancelled. A contingentwoning offered at the same moment as a unit wins, and the
+    unit goes to the next in the stock's queue. A tenant holds the unit for its tenancy; then the
+    unit goes to the next in the queue, and the tenant comes back into the inflow with probability
+    ``relapse`` (instead of ``relapse.probability``, which applies to the other exits)."""
+
+    units: Count = Field(description="units on the start date")
+    schedule: list[StockChange] = Field([], description="[{date, units}]: the units from each date (strictly "
+                                                        "increasing dates); fewer units close as tenants leave")
+    initial_occupied: Count | None = Field(None, description="units occupied on the start date by tenancies already "
+                                                             "running (not clients of the run; they do not relapse), "
+                                                             "each with the rest of a tenancy found in a steady "
+                                                             "state; default: every unit")
+    tenancy: Duration = Field(description="how long a tenant stays in a unit")
+    relapse: Probability = Field(0.0, description="probability that a tenant who leaves the unit comes back into "
+                                                  "the inflow (joins the waitlist again as a new entry)")
+    share: Probability = Field(description="share of residents leaving to independent housing who may use the "
+                                           "stock, drawn per client")
+
+    @field_validator("schedule")
+    @classmethod
+    def _sorted(cls, schedule):
+        dates = [c.date for c in schedule]
+        if dates != sorted(dates) or len(set(dates)) != len(dates):
+            raise ValueError("dates must be in strictly increasing order (one change a date)")
+        return schedule
+
+    @model_validator(mode="after")
+    def _within(self):
+        if self.initial_occupied is not None and self.initial_occupied > self.units:
+            raise ValueError(f"initial_occupied ({self.initial_occupied}) cannot exceed units ({self.units})")
+        return self
+
+
 class Housing(_Block):
     contingent_share: Probability
     contingent: Contingent
+    stock: HousingStock | None = Field(None, description="a stock of homes whose units free only when the tenant "
+                                                         "leaves; none when absent")
     other_route_delay: Duration
     # A policy lever that stays relative when the delay itself is calibrated: 0.5 halves every
     # other-route delay, whatever the fitted delay is.
@@ -308,6 +359,9 @@ class Scenario(_Block):
         dated += [("conversions", c.date) for c in self.conversions]
         if self.capacity_path:
             dated += [("capacity_path.changes", c.date) for c in self.capacity_path.changes]
+        stock = self.uitstroom.housing.stock
+        if stock:
+            dated += [("uitstroom.housing.stock.schedule", c.date) for c in stock.schedule]
         for key, date in dated:
             if not self.start <= date <= self.end:
                 raise ValueError(f"{key}: date {date} is outside the run ({self.start} to {self.end})")

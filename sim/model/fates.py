@@ -47,6 +47,9 @@ class Fate:
     thuis_offer: float  # uniform: offered beschermd thuis if below the share
     thuis_home: float  # uniform: has a home for it if below home_probability
     thuis_duration: float  # days of beschermd thuis
+    stock_eligible: bool  # may use the housing stock (if it leaves to a home)
+    stock_tenancy: float  # days in a unit of the housing stock
+    stock_relapses: bool  # comes back into the inflow when it leaves the unit
 
 
 _FIELDS = tuple(Fate.__dataclass_fields__)
@@ -75,6 +78,7 @@ def _draw_block(sc: Scenario, streams: Streams, family: str, block: int) -> dict
     d = sc.uitstroom.destinations
     housing = sc.uitstroom.housing
     thuis = rng("beschermd_thuis")
+    stock = housing.stock
     return {
         "profile": profile,
         "municipality": choose(rng("municipality"), list(sc.inflow.municipalities.values()), n),
@@ -91,6 +95,10 @@ def _draw_block(sc: Scenario, streams: Streams, family: str, block: int) -> dict
         "thuis_offer": thuis.random(n),
         "thuis_home": thuis.random(n),
         "thuis_duration": sc.beschermd_thuis.duration.sample(rng("beschermd_thuis_duration"), n),
+        # the housing stock's draws, from streams of their own: drawn only when there is a stock
+        "stock_eligible": rng("stock").random(n) < stock.share if stock else np.zeros(n, bool),
+        "stock_tenancy": stock.tenancy.sample(rng("stock_tenancy"), n) if stock else np.zeros(n),
+        "stock_relapses": rng("stock_relapse").random(n) < stock.relapse if stock else np.zeros(n, bool),
     }
 
 

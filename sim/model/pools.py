@@ -168,3 +168,77 @@ class Contingent:
         if self.carry_over:
             self.stock += units
         return given
+
+
+class HousingStock:
+    """A stock of homes whose units free only when the tenant leaves (omklapwoningen, Housing
+    First, Skaeve Huse), with a FIFO queue of residents ready to leave.
+
+    A request is an event that succeeds when a unit is offered; the unit is then held for the
+    client. A client who takes another home instead cancels its request: O(1) while it waits (it
+    stays in the queue, marked, and is skipped at the head), and a unit already offered goes to
+    the next in line. ``units`` may drop below ``occupied``: units close as tenants leave.
+    ``tenants`` are those holding a unit; each leaves exactly once (``vacate``).
+    """
+
+    def __init__(self, env, units: int, on_occupied: Callable[[int], None]):
+        self.env = env
+        self.units = units
+        self.occupied = 0  # units held: by tenants, or offered to a client not yet moved in
+        self.tenants: set = set()
+        self._on_occupied = on_occupied
+        self._queue: deque = deque()
+        self._cancelled: set = set()
+
+    def _hold(self) -> None:
+        self.occupied += 1
+        self._on_occupied(+1)
+
+    def request(self, client):
+        """An event that succeeds, with the day, when a unit is offered to the client."""
+        event = self.env.event()
+        if self.occupied < self.units:
+            self._hold()
+            event.succeed(self.env.now)
+        else:
+            self._queue.append(event)
+        return event
+
+    def cancel(self, event) -> None:
+        """The client no longer wants a unit; one already offered goes to the next in line."""
+        if event.triggered:
+            self._free()
+        else:
+            self._cancelled.add(event)
+
+    def move_in(self, tenant) -> None:
+        """A tenant takes the unit held for it (or, on the start date, a unit free now)."""
+        self.tenants.add(tenant)
+
+    def occupy_now(self, tenant) -> None:
+        """A tenancy running on the start date: a unit taken without a request."""
+        self._hold()
+        self.move_in(tenant)
+
+    def vacate(self, tenant) -> None:
+        """The tenant leaves; the unit goes to the next in line (a KeyError if it has left already)."""
+        self.tenants.remove(tenant)
+        self._free()
+
+    def set_units(self, units: int) -> None:
+        self.units = units
+        self._serve()
+
+    def _free(self) -> None:
+        self.occupied -= 1
+        self._on_occupied(-1)
+        self._serve()
+
+    def _serve(self) -> None:
+        while self.occupied < self.units and self._queue:
+            event = self._queue.popleft()
+            if event in self._cancelled:
+                self._cancelled.remove(event)
+                continue
+            self._hold()
+            event.succeed(self.env.now)

@@ -21,7 +21,9 @@ STATES = (
     "relapsed",  # came back into the inflow (counted again as a new entry)
 )
 #: Other gauges with a time integral (not part of the partition of clients).
-GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting", "above_contract")
+GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting", "above_contract",
+          "stock_waiting",  # ready to leave, waiting for a unit of the housing stock
+          "stock_units", "stock_occupied")  # the housing stock's units, and those held by a tenant
 LEVELS = STATES + GAUGES
 #: Index of each level by name.
 LEVEL = {name: i for i, name in enumerate(LEVELS)}
@@ -44,6 +46,9 @@ FLOWS = (
     "outside_contract_placements",
     "conversions",  # residents entering with places converted from elsewhere (e.g. MO)
     "above_contract_placements",  # placed above the provider's contracted places (overschrijding)
+    "stock_housed",  # residents ready to leave who got a unit of the housing stock
+    "stock_left",  # tenants leaving a unit of the housing stock (tenancies on the start date included)
+    "stock_relapses",  # of whom came back into the inflow (counted in relapses too)
 )
 #: Index of each flow by name.
 FLOW = {name: i for i, name in enumerate(FLOWS)}

@@ -33,10 +33,11 @@ from simpy.core import NORMAL
 
 from .calendar import Calendar
 from .rng import Streams
+from ..config.distributions import residual_after_elapsed
 from ..config.scenario import Scenario, value_in_year
 from .capacity import divide_places
 from .fates import Fate, FateBook, blockwise, equilibrium_residents
-from .pools import Contingent, Provider, SlotPool, Waitlist
+from .pools import Contingent, HousingStock, Provider, SlotPool, Waitlist
 from .states import FLOW, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVEL, STATES
 
 PLACED, WITHDRAWN = "placed", "withdrawn"
@@ -57,10 +58,12 @@ class Client:
         # fate (see fates.Fate)
         "stay", "early", "withdraw_clock", "destination", "contingent", "other_route", "ambulant",
         "relapses", "relapse_delay", "thuis_offer", "thuis_home", "thuis_duration",
+        "stock_eligible", "stock_tenancy", "stock_relapses",
         # where it is now (owned by the world)
         "state", "gauges", "group", "since", "days", "waitlist", "on_list", "placed_event", "place",
         "bridged", "was_bridged", "bridge_queued", "above_contract", "home", "home_request", "early_at",
         "withdraw_rate", "clock_since", "clock_version", "process",
+        "stock_request", "tenancy",  # waiting for a unit of the housing stock; the tenancy in one
         # the record (see states.RECORD_TIMES)
         "arrived", "listed", "bridging_start", "bridging_end", "placed", "ready", "housed",
         "exited", "outcome",
@@ -107,6 +110,12 @@ class World:
         self.ambulant = SlotPool(sc.ambulant.places)
         self.thuis = SlotPool(sc.beschermd_thuis.places)
         self.contingent = Contingent(self.env, sc.uitstroom.housing.contingent.carry_over)
+        stock = sc.uitstroom.housing.stock
+        self.stock = None
+        if stock:
+            self.stock = HousingStock(self.env, stock.units,
+                                      lambda delta: self.monitor.change(LEVEL["stock_occupied"], delta))
+            self.monitor.change(LEVEL["stock_units"], stock.units)
         self.monitor.change(LEVEL["places"], sum(p.capacity for p in self.providers))
 
     # ------------------------------------------------------------ the journey
@@ -148,23 +157,32 @@ class World:
         return True
 
     def ask_for_home(self, c: Client) -> None:
-        """Ready to leave: ask for a contingentwoning, or start the other route."""
+        """Ready to leave: ask for a contingentwoning, or start the other route; and, if it may,
+        ask for a unit of the housing stock as well (whichever home comes first, it takes)."""
         if c.contingent:
             c.home = c.home_request = self.contingent.request(c)
-            self.set_state(c)  # now counted as waiting for a contingentwoning
         else:
             c.home = self.env.timeout(c.other_route)
+        if self.stock is not None and c.stock_eligible:
+            c.stock_request = self.stock.request(c)
+        if c.home_request is not None or c.stock_request is not None:
+            self.set_state(c)  # now counted as waiting for a contingentwoning or a unit
 
     def wait_for_home(self, c: Client):
         """Ready to leave: the client keeps the place until a home comes (True), unless it
         leaves early first (False): the early-exit clock keeps running while it waits."""
-        home = c.home
+        home, unit = c.home, c.stock_request
+        either = home if unit is None else home | unit
         if c.early_at < self.calendar.horizon:
-            yield home | self.env.timeout(max(0.0, c.early_at - self.env.now))
+            yield either | self.env.timeout(max(0.0, c.early_at - self.env.now))
         else:
-            yield home
+            yield either
         housed = home.triggered if c.contingent else home.processed  # a Timeout is triggered at once
-        if not housed:  # the early exit came first
+        by_stock = not housed and unit is not None and unit.triggered  # a contingentwoning wins a tie
+        if unit is not None and not by_stock:
+            self.stock.cancel(unit)  # a unit already offered goes to the next in the stock's queue
+            c.stock_request = None
+        if not housed and not by_stock:  # the early exit came first
             if c.home_request is not None:
                 self.contingent.cancel(home)
                 c.home_request = None
@@ -172,7 +190,13 @@ class World:
             return False
         if c.home_request is not None:
             c.home_request = None
-            self.monitor.count(FLOW["contingent_housed"], c)
+            if housed:
+                self.monitor.count(FLOW["contingent_housed"], c)
+            else:
+                self.contingent.cancel(home)
+        if by_stock:
+            c.stock_request = None
+            self.move_in(c)
         c.housed = self.env.now
         self.leave_place(c, "ambulant_waiting", "exits_independent", "independent")
         return True
@@ -194,11 +218,52 @@ class World:
 
     def at_home(self, c: Client):
         self.set_state(c, LEVEL["at_home"])
+        if c.tenancy is not None:  # a tenant of the housing stock relapses (or not) when it leaves the unit
+            if c.stock_relapses:
+                yield c.tenancy  # (it may have left the unit during ambulant support: then now)
+                self.monitor.count(FLOW["stock_relapses"], c)
+                self.come_back(c)
+            return
         if c.relapses:
             yield self.env.timeout(c.relapse_delay)
-            self.set_state(c, LEVEL["relapsed"])
-            self.monitor.count(FLOW["relapses"], c)
-            self.relapse(c)
+            self.come_back(c)
+
+    def come_back(self, c: Client) -> None:
+        self.set_state(c, LEVEL["relapsed"])
+        self.monitor.count(FLOW["relapses"], c)
+        self.relapse(c)
+
+    # ------------------------------------------------------------ the housing stock
+
+    def move_in(self, c: Client) -> None:
+        """Housed through the stock: a tenant of the unit held for it, for its tenancy."""
+        self.stock.move_in(c)
+        self.monitor.count(FLOW["stock_housed"], c)
+        c.tenancy = self.env.timeout(c.stock_tenancy)
+        c.tenancy.callbacks.append(lambda _e: self.leave_unit(c, c))
+
+    def leave_unit(self, tenant, client: Client | None = None) -> None:
+        """The tenancy ends: the unit goes to the next in the stock's queue."""
+        self.stock.vacate(tenant)
+        self.monitor.count(FLOW["stock_left"], client)
+
+    def initial_tenancies(self) -> None:
+        """The stock's tenancies on the start date (not clients of the run): each holds a unit
+        for the rest of a tenancy found in a steady state (length-biased, as residents' stays)."""
+        spec = self.sc.uitstroom.housing.stock
+        n = spec.units if spec.initial_occupied is None else spec.initial_occupied
+        remaining = blockwise(self.streams, "stock.initial_tenancy", n,
+                              lambda rng, size: residual_after_elapsed(spec.tenancy, rng, size)[1])
+        for k, days in enumerate(remaining.tolist()):
+            tenant = ("initial tenancy", k)
+            self.stock.occupy_now(tenant)
+            self.env.timeout(days).callbacks.append(lambda _e, t=tenant: self.leave_unit(t))
+
+    def stock_schedule(self):
+        for change in self.sc.uitstroom.housing.stock.schedule:
+            yield self.env.timeout(self.calendar.day(change.date) - self.env.now)
+            self.monitor.change(LEVEL["stock_units"], change.units - self.stock.units)
+            self.stock.set_units(change.units)
 
     # ------------------------------------------------------------ state
 
@@ -231,6 +296,8 @@ class World:
             gauges.append(LEVEL["outside_contract"])
         if c.home_request is not None:
             gauges.append(LEVEL["contingent_waiting"])
+        if c.stock_request is not None:
+            gauges.append(LEVEL["stock_waiting"])
         if c.above_contract and c.state in IN_A_PLACE:
             gauges.append(LEVEL["above_contract"])
         return tuple(gauges)
@@ -441,6 +508,8 @@ class World:
         c.destination, c.contingent, c.other_route = f.destination, f.contingent, f.other_route
         c.ambulant, c.relapses, c.relapse_delay = f.ambulant, f.relapses, f.relapse_delay
         c.thuis_offer, c.thuis_home, c.thuis_duration = f.thuis_offer, f.thuis_home, f.thuis_duration
+        c.stock_eligible, c.stock_tenancy, c.stock_relapses = f.stock_eligible, f.stock_tenancy, f.stock_relapses
+        c.stock_request = c.tenancy = None
         c.state, c.gauges = -1, ()
         c.group = c.municipality + self._n_municipalities  # the "new" cohort unless placed before the date
         c.since, c.days = self.env.now, [0.0] * len(STATES)
@@ -507,6 +576,8 @@ class World:
         the ``ready_to_leave`` ones wait for a contingentwoning. Waiting clients have
         already waited a while and join the list longest-waiting first."""
         sc, init = self.sc, self.sc.initial
+        if self.stock is not None:  # first: the residents ready to leave find these units taken
+            self.initial_tenancies()
         n_res = sc.initial_residents
         profile, remaining, early = equilibrium_residents(sc, self.streams, n_res)
         ready = set(self.streams["resident.ready"].choice(n_res, size=init.ready_to_leave, replace=False).tolist()
@@ -620,6 +691,8 @@ class World:
             env.process(self.conversions())
         if sc.waitlist.review.per_year > 0:
             env.process(self.waitlist_reviews())
+        if self.stock is not None and sc.uitstroom.housing.stock.schedule:
+            env.process(self.stock_schedule())
         env.process(self.arrivals(self.arrival_times()))
         # each record date's stocks hold what happened before that date: run up to it (events
         # dated that day come after), record, go on

@@ -34,6 +34,9 @@ STOCKS = {
     "beschermd_thuis": ("beschermd_thuis",),
     "outside_contract": ("outside_contract",),
     "above_contract": ("above_contract",),  # residents placed above contract (overschrijding)
+    "stock_waiting": ("stock_waiting",),  # ready to leave, waiting for a unit of the housing stock
+    "stock_units": ("stock_units",),
+    "stock_occupied": ("stock_occupied",),  # units of the housing stock held by a tenant
 }
 #: Time on the list so far of those still waiting (months), as registries report it.
 WAITED = ("waited_mean", "waited_median", "waited_p90")
