@@ -44,6 +44,7 @@ NUMBERS = {
     "waitlist.review.removal_share": ["1.5", "-0.1", ".nan"],
     "providers.SIG.places": ["-3", "2.5", ".inf", "many"],
     "providers.SIG.inflow_share": ["1.5", "-0.1"],
+    "providers.SIG.financing": ["foo", "[zin]", "1"],
     "bridging.places": ["-1", "1.5"],
     "bridging.withdrawal_factor": ["-1", ".inf"],
     "bridging.stay_factor": ["0", "-1", ".nan"],
@@ -295,7 +296,11 @@ def _bad_copy(source: Path, edit, target: Path) -> Path:
 
 
 #: The observations CSV (calibration/haarlem/observed.csv): line 2 is its first observation,
-#: a waitlist on 2015-12-31 (a point) that is fitted.
+#: a waitlist on 2015-12-31 (a point) that is fitted; its last line is a municipality's, and so
+#: is row MUNICIPAL (counting the header as row 0, so on line MUNICIPAL + 1).
+_OBSERVED_ROWS = _rows((CALIBRATION / "observed.csv").read_text())
+LAST = len(_OBSERVED_ROWS)
+MUNICIPAL = next(i for i, row in enumerate(_OBSERVED_ROWS) if row[1] == "occupied[Heemstede]")
 OBSERVED = {
     "a short row": (lambda rows: [rows[0], rows[1][:3]] + rows[2:], ("line 2", "fields")),
     "a long row": (lambda rows: [rows[0], rows[1] + ["x"]] + rows[2:], ("line 2", "fields")),
@@ -310,13 +315,16 @@ OBSERVED = {
     "sd 0": (_cell(1, "sd", "0"), ("line 2", "sd")),
     "sd negative": (_cell(1, "sd", "-3"), ("line 2", "sd")),
     "sd empty": (_cell(1, "sd", ""), ("line 2", "sd")),
-    "a duplicate row": (lambda rows: rows + [list(rows[1])], ("line 23", "line 2")),
-    "a duplicate row with another value": (lambda rows: rows + [rows[1][:2] + ["150"] + rows[1][3:]], ("line 23",)),
-    "a duplicate municipal row": (lambda rows: rows + [list(rows[-1])], ("line 23", "line 22")),
+    "a duplicate row": (lambda rows: rows + [list(rows[1])], (f"line {LAST + 1}", "line 2")),
+    "a duplicate row with another value": (lambda rows: rows + [rows[1][:2] + ["150"] + rows[1][3:]],
+                                           (f"line {LAST + 1}",)),
+    "a duplicate municipal row": (lambda rows: rows + [list(rows[-1])], (f"line {LAST + 1}", f"line {LAST}")),
     "unknown metric": (_cell(1, "metric", "happiness"), ("line 2", "happiness")),
     "unknown metric per municipality": (_cell(1, "metric", "happiness[Heemstede]"), ("line 2", "happiness")),
-    "unknown municipality": (_cell(18, "metric", "occupied[Atlantis]"), ("line 19", "Atlantis")),
-    "unclosed municipality": (_cell(18, "metric", "occupied[Heemstede"), ("line 19",)),
+    "unknown municipality": (_cell(MUNICIPAL, "metric", "occupied[Atlantis]"), (f"line {MUNICIPAL + 1}", "Atlantis")),
+    "unclosed municipality": (_cell(MUNICIPAL, "metric", "occupied[Heemstede"), (f"line {MUNICIPAL + 1}",)),
+    "a financing of a metric it does not have": (_cell(1, "metric", "waitlist[zin]"), ("line 2", "waitlist[zin]")),
+    "a financing's flow at a point": (_cell(1, "metric", "admissions[pgb]"), ("line 2", "admissions")),
     "match unknown": (_cell(1, "match", "sometimes"), ("line 2", "match")),
     "use unknown": (_cell(1, "use", "maybe"), ("line 2", "use")),
     "a flow at a point": (_cell(1, "metric", "admissions"), ("line 2", "admissions")),

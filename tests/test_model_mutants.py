@@ -809,6 +809,7 @@ def test_monitor_counts_flows_per_interval_and_group():
 
     class C:
         group = 2
+        place = None
     for t, n in ((0.0, 1), (30.9, 2), (31.0, 1), (90.5, 4)):
         env.now = t
         mon.count(FLOW["admissions"], C(), n)
@@ -1227,6 +1228,7 @@ def test_a_monitor_without_groups_has_one():
 
     class C:
         group = 0
+        place = None
     mon.count(FLOW["arrivals"], C())
     assert mon.group_flows[FLOW["arrivals"], 0].tolist() == [1] and mon.group_flows.shape[2] == 1
     mon.change(LEVEL["waiting"], 1, 0)

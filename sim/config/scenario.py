@@ -118,6 +118,7 @@ class Provider(_Block):
     bridging: bool = False
     schedule: list[CapacityChange] = []
     waitlist_of: str | None = Field(None, description="fill these places from another provider's list")
+    financing: Literal["zin", "pgb"] = Field("zin", description="zorg in natura (contracted) or persoonsgebonden budget")
 
     @model_validator(mode="after")
     def _sorted(self):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..config.scenario import Scenario
 from ..model.world import World
-from ..record.metrics import monthly_metrics, municipal_metrics, yearly_metrics
+from ..record.metrics import financed_metrics, monthly_metrics, municipal_metrics, yearly_metrics
 from ..record.monitor import Monitor
 
 
@@ -24,6 +24,7 @@ class Replication:
     monthly: np.ndarray  # (len(MONTHLY), len(dates)); flows are NaN on the last date
     yearly: np.ndarray  # (len(YEARLY), len(years))
     municipal: np.ndarray  # (municipalities, 2 cohorts, len(MUNICIPAL), len(years)); see municipal_metrics
+    financed: np.ndarray | None = None  # (2 financings, len(FINANCED), len(dates)); see financed_metrics
     journeys: dict | None = None
     monitor: Monitor | None = None
     events: dict | None = None  # the event log, when asked for (see Monitor.event_log)
@@ -55,6 +56,7 @@ def run_replication(scenario: Scenario, seed: int, replication: int, *, keep_jou
             monthly=monthly,
             yearly=yearly_metrics(mon, monthly),
             municipal=municipal_metrics(mon, scenario),
+            financed=financed_metrics(mon, monthly),
             journeys=mon.journeys() if keep_journeys else None,
             monitor=mon if keep_monitor else None,
             events=mon.event_log(),

@@ -73,8 +73,9 @@ class Provider:
     """A provider's BW places. ``capacity`` may drop below ``occupied``: then
     nobody is admitted until enough residents have left."""
 
-    def __init__(self, name: str, capacity: int, waitlist: Waitlist, bridging: bool):
+    def __init__(self, name: str, capacity: int, waitlist: Waitlist, bridging: bool, pgb: bool = False):
         self.name = name
+        self.pgb = pgb  # PGB-funded places (financing: pgb); the rest are zorg in natura
         self.capacity = capacity
         self.occupied = 0
         self.above: list = []  # residents placed above contract (overschrijding), first placed first

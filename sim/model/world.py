@@ -95,9 +95,11 @@ class World:
         central = Waitlist("central", max_len) if sc.waitlist.policy == "central" else None
         own = {name: central or Waitlist(name, max_len) for name, p in sc.providers.items() if not p.waitlist_of}
         self.providers: list[Provider] = [
-            Provider(name, p.places, own[p.waitlist_of or name], p.bridging or sc.bridging.for_everyone)
+            Provider(name, p.places, own[p.waitlist_of or name], p.bridging or sc.bridging.for_everyone,
+                     pgb=p.financing == "pgb")
             for name, p in sc.providers.items()
         ]
+        self.monitor.pgb_providers = [p for p in self.providers if p.pgb]
         self.by_name = {p.name: p for p in self.providers}
         self.waitlists = [central] if central else list(own.values())
         self.outside = Provider("outside contract", 10**9, Waitlist("none"), False)

@@ -1,5 +1,6 @@
 """The metrics of a replication, by name: what is read from the monitor's record on each date
-(stocks), summed over each month or year (flows, care-days, cost), and per municipality of origin.
+(stocks), summed over each month or year (flows, care-days, cost), per municipality of origin,
+and per financing (zorg in natura or PGB).
 
 A replication returns three small arrays — metrics by month, by year, and per municipality
 and cohort by year — in the order of :data:`MONTHLY`, :data:`YEARLY` and :data:`MUNICIPAL`;
@@ -14,7 +15,7 @@ import numpy as np
 
 from ..config.distributions import UNIT_DAYS
 from ..config.scenario import Scenario
-from ..model.states import FLOW, FLOWS, JOURNEY_PLACED, LEVEL
+from ..model.states import FLOW, FLOWS, JOURNEY_PLACED, JOURNEY_WITHDRAWN, LEVEL
 from .monitor import Monitor
 
 MONTH = UNIT_DAYS["months"]
@@ -51,7 +52,15 @@ DAYS = {
     "above_contract_days": ("above_contract",),
     "waiting_days": ("waiting",),
 }
-MONTHLY_STOCKS = tuple(STOCKS) + WAITED
+#: The waitlist review read as a share (000:L504-510): of the clients waiting on a record date,
+#: the share that leaves the list without a place (withdrawal or review removal) rather than by
+#: a placement. Censoring: only clients whose outcome comes within FOLLOW_UP_MONTHS after the
+#: date (and before the end of the run) are counted; the others are left out of both counts.
+WITHDRAWING = "waitlist_withdrawing_share"
+FOLLOW_UP_MONTHS = 36
+#: Months after its date that a metric's value depends on: a fit on it must run that much longer.
+LOOK_AHEAD_MONTHS = {WITHDRAWING: FOLLOW_UP_MONTHS}
+MONTHLY_STOCKS = tuple(STOCKS) + WAITED + (WITHDRAWING,)
 EXITS = ("exits_independent", "exits_intramural", "exits_died_or_moved", "exits_early")
 MONTHLY_FLOWS = FLOWS + ("exits",) + tuple(DAYS) + ("cost",)
 MONTHLY = MONTHLY_STOCKS + MONTHLY_FLOWS
@@ -74,6 +83,15 @@ MUNICIPAL = (MUNICIPAL_STOCKS + MUNICIPAL_FLOWS
 MONTHLY_ROW = {name: i for i, name in enumerate(MONTHLY)}
 YEARLY_ROW = {name: i for i, name in enumerate(YEARLY)}
 MUNICIPAL_ROW = {name: i for i, name in enumerate(MUNICIPAL)}
+
+#: Per financing of the provider (``financing: zin | pgb``), by month: ``zin`` is the total less
+#: ``pgb``. Flows count clients in (or leaving) a place of that financing; ``zin`` also holds
+#: places bought outside contract and the flows of clients without a place.
+FINANCINGS = ("zin", "pgb")
+FINANCED_STOCKS = ("occupied", "places")
+FINANCED_FLOWS = ("admissions", "became_ready_to_leave", "contingent_housed") + EXITS + ("exits",)
+FINANCED = FINANCED_STOCKS + FINANCED_FLOWS
+FINANCED_ROW = {name: i for i, name in enumerate(FINANCED)}
 
 
 def _wait_stats(days: np.ndarray) -> tuple[float, float, float]:
@@ -115,7 +133,37 @@ def monthly_metrics(mon: Monitor, sc: Scenario) -> np.ndarray:
     for name, states in DAYS.items():
         out[row[name], :-1] = np.diff(_sum_levels(mon.snap_area, states))
     out[row["cost"], :-1] = cost(sc, {name: out[row[name], :-1] for name in DAYS})
+    out[row[WITHDRAWING]] = withdrawing_share(mon)
     return out
+
+
+def withdrawing_share(mon: Monitor) -> np.ndarray:
+    """On each record date: of the clients then waiting whose outcome comes within the follow-up
+    (see :data:`WITHDRAWING`), the share that left without a place; NaN when none did either.
+
+    A record date's stocks hold what happened before it, so a client waits on date d when it
+    joined before d and left on d or later (clients placed on joining never wait)."""
+    journeys = mon.journeys()
+    joined, left = journeys["joined"], journeys["left"]
+    withdrawn = journeys["how"] == JOURNEY_WITHDRAWN
+    days = mon.calendar.days[:, None]
+    resolved = (joined < days) & (left >= days) & (left < days + FOLLOW_UP_MONTHS * MONTH)
+    n = resolved.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (resolved & withdrawn).sum(axis=1) / n, np.nan)
+
+
+def financed_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:
+    """Shape (financing, metric, date) in the order of :data:`FINANCINGS` and :data:`FINANCED`;
+    flows are NaN on the last date, as in :func:`monthly_metrics`."""
+    pgb = np.full((len(FINANCED), monthly.shape[1]), np.nan)
+    pgb[FINANCED_ROW["occupied"]] = mon.snap_pgb[:, 0]
+    pgb[FINANCED_ROW["places"]] = mon.snap_pgb[:, 1]
+    for name in FINANCED_FLOWS:
+        flows = EXITS if name == "exits" else (name,)
+        pgb[FINANCED_ROW[name], :-1] = sum(mon.pgb_flows[FLOW[f]] for f in flows)
+    total = monthly[[MONTHLY_ROW[name] for name in FINANCED]]
+    return np.stack([total - pgb, pgb])
 
 
 def yearly_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:

@@ -61,7 +61,7 @@ def plot_series(dates: Sequence[dt.date], series: dict, observations: Sequence, 
             ax.fill_between(days, lo, hi, color=colour, alpha=0.3, linewidth=0, label=f"{name} 5-95%")
             ax.plot(days, mid, color=colour, lw=1.2)
         for o in observations:
-            if o.metric == metric and o.match == "point" and not o.municipality:
+            if o.metric == metric and o.match == "point" and not o.subset:
                 day = np.datetime64(o.start)
                 colour = USE_COLOURS.get(o.use, "tab:orange")
                 ax.errorbar([day], [o.value], yerr=[[1.645 * o.sd]], fmt="D", color=colour, ms=4, capsize=2)

@@ -223,6 +223,8 @@ def metric_unit(metric: str, kind: str, period: str) -> str:
     ``people per month`` (``period="month"``) or ``people per year``."""
     if metric.startswith(("waited_", "wait_placed_")):
         return "months"
+    if metric.endswith("_share"):
+        return "share"
     if metric == "cost":
         base = "euros"
     elif metric.endswith("_days"):

@@ -89,14 +89,14 @@ def finish(fig, ax, note: str, legend_outside: bool = False) -> None:
 
 def observed_points(observed: Iterable, metric: str) -> list:
     """The observations of ``metric`` at a point in time (region-wide, not per municipality)."""
-    return [o for o in observed or () if o.metric == metric and o.match == "point" and not o.municipality]
+    return [o for o in observed or () if o.metric == metric and o.match == "point" and not o.subset]
 
 
 def observed_years(observed: Iterable, metric: str) -> list:
     """The observed totals of ``metric`` over exactly one calendar year, as (year, observation)."""
     out = []
     for o in observed or ():
-        if (o.metric == metric and o.match == "total" and not o.municipality and o.start.year == o.end.year
+        if (o.metric == metric and o.match == "total" and not o.subset and o.start.year == o.end.year
                 and (o.start.month, o.start.day, o.end.month, o.end.day) == (1, 1, 12, 31)):
             out.append((o.start.year, o))
     return out

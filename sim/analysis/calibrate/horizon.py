@@ -1,4 +1,5 @@
-"""The fit horizon: the scenario is run only up to the last fitted observation.
+"""The fit horizon: the scenario is run only up to the last fitted observation (and the
+follow-up of a metric that looks ahead, such as the waitlist review's share).
 
 Nothing after a date can change what happens before it, so the records up to it keep
 their distribution while the runs get shorter.
@@ -7,9 +8,11 @@ their distribution while the runs get shorter.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from ...config import scenario as scenario_mod
+from ...record.metrics import LOOK_AHEAD_MONTHS, MONTH
 from .config import Config
 from .observations import next_day
 
@@ -41,7 +44,17 @@ def trimmed(data: dict, end: dt.date) -> dict:
     return out
 
 
+def needed_until(obs) -> dt.date:
+    """The first record date after which nothing can change what is matched to ``obs``: the
+    record after its end, or for a metric that looks ahead the first of a month after its follow-up."""
+    end = next_day(obs.end)
+    months = LOOK_AHEAD_MONTHS.get(obs.metric, 0) if not obs.subset else 0
+    if not months:
+        return end
+    after = end + dt.timedelta(days=math.ceil(months * MONTH))
+    return after if after.day == 1 else dt.date(after.year + after.month // 12, after.month % 12 + 1, 1)
+
+
 def fit_data(config: Config) -> dict:
-    """The scenario for fitting: it stops at the first record after the last fitted observation."""
-    last = max(next_day(o.end) for o in config.fitted)
-    return trimmed(config.scenario_data, last)
+    """The scenario for fitting: it stops at the first record after which no fitted observation can change."""
+    return trimmed(config.scenario_data, max(needed_until(o) for o in config.fitted))

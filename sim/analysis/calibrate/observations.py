@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...record.metrics import KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS
+from ...record.metrics import FINANCED, FINANCED_STOCKS, FINANCINGS, KIND, MONTHLY, MUNICIPAL, MUNICIPAL_STOCKS
 from ...model.calendar import Calendar
 from .errors import CalibrationError
 
@@ -33,14 +33,20 @@ class Observation:
     source: str
     note: str = ""
     municipality: str | None = None  # ``occupied[Heemstede]``: that municipality's residents only
+    financing: str | None = None  # ``admissions[zin]``: the places of that financing only
 
     @property
     def period(self) -> str:
         return self.start.isoformat() if self.match == "point" else f"{self.start}/{self.end}"
 
     @property
+    def subset(self) -> str | None:
+        """The municipality or financing selected, None for the whole region."""
+        return self.municipality or self.financing
+
+    @property
     def label(self) -> str:
-        return f"{self.metric}[{self.municipality}]" if self.municipality else self.metric
+        return f"{self.metric}[{self.subset}]" if self.subset else self.metric
 
     @property
     def name(self) -> str:
@@ -146,11 +152,14 @@ def _number(row: dict, column: str, where: str) -> float:
 
 
 def _observation(row: dict, line: int, where: str) -> Observation:
-    metric, municipality = _split_metric(row["metric"], where)
+    metric, subset = _split_metric(row["metric"], where)
+    financing = subset if subset in FINANCINGS else None
+    municipality = None if financing else subset
     match = row["match"]
     if match not in MATCHES:
         raise CalibrationError(f"{where}: match {match!r} must be one of {', '.join(MATCHES)}")
-    stock = metric in MUNICIPAL_STOCKS if municipality else KIND[metric] == "stock"
+    stock = (metric in MUNICIPAL_STOCKS if municipality else metric in FINANCED_STOCKS if financing
+             else KIND[metric] == "stock")
     if match == "point" and not stock:
         raise CalibrationError(f"{where}: {metric} is a flow; match it as a period 'total' or 'average'")
     if match == "total" and stock:
@@ -179,19 +188,22 @@ def _observation(row: dict, line: int, where: str) -> Observation:
     if use not in USES:
         raise CalibrationError(f"{where}: use {use!r} must be one of {', '.join(USES)}")
     return Observation(line, metric, start, end, match, value, sd, use, row["source"], row.get("note") or "",
-                       municipality)
+                       municipality, financing)
 
 
 def _split_metric(text: str, where: str) -> tuple[str, str | None]:
-    """``waitlist`` for the region, ``occupied[Heemstede]`` for one municipality's residents."""
+    """``waitlist`` for the region, ``occupied[Heemstede]`` for one municipality's residents,
+    ``admissions[zin]`` for the places of one financing (zin or pgb)."""
     metric, _, rest = text.partition("[")
-    municipality = rest.removesuffix("]").strip() if rest else None
-    known = MUNICIPAL if municipality else MONTHLY
+    subset = rest.removesuffix("]").strip() if rest else None
+    financing = subset in FINANCINGS
+    known = FINANCED if financing else MUNICIPAL if subset else MONTHLY
     if metric not in known or (rest and not rest.endswith("]")):
-        what = "per municipality " if municipality else ""
+        what = f"per financing ({subset}) " if financing else "per municipality " if subset else ""
         raise CalibrationError(f"{where}: metric {text!r} is not produced {what}by the model (known: {', '.join(known)}"
-                               + ("" if municipality else "; per municipality: metric[name]") + ")")
-    return metric, municipality
+                               + ("" if subset else "; per municipality: metric[name]; per financing: "
+                                  f"metric[{' or '.join(FINANCINGS)}]") + ")")
+    return metric, subset
 
 
 def record_indices(obs: Observation, calendar: Calendar) -> list[int]:

@@ -30,7 +30,7 @@ def simulate_set(data: dict, values: dict[str, Any], seed: int, reps: Sequence[i
     monthly = np.empty((len(reps), len(rows), len(Calendar(sc.start, sc.end).dates))) if rows else None
     for i, r in enumerate(reps):
         rep = run_replication(sc, seed, r)
-        matched[i] = matcher(rep.monthly, rep.municipal)
+        matched[i] = matcher(rep.monthly, rep.municipal, rep.financed)
         if monthly is not None:
             monthly[i] = rep.monthly[rows]
     return matched, monthly
