@@ -4,7 +4,9 @@ The algorithm only: it knows nothing of scenarios. ``simulate(x, generation)`` t
 parameter sets into simulated observations, ``distance(sims)`` scores them. Each
 generation keeps the closest ``kept`` sets; proposals move kept sets by a Gaussian
 kernel on the logit of each parameter's place in its uniform prior range, so
-proposals stay inside the prior and importance weights stay exact. Each kept set is weighed
+proposals stay inside the prior and importance weights stay exact. The kernel's
+covariance is by default local to each kept set (the OLCM of Filippi et al. 2013),
+which keeps the effective sample size of the weights above half the kept sets. Each kept set is weighed
 against the mixture of every proposal so far (:func:`log_proposal_mixture`). Generation t
 draws its random numbers from ``(seed, t)`` only, so a resumed run equals an
 uninterrupted one. See ``calibration/README.md`` for why this method.
@@ -26,6 +28,7 @@ class Method(Protocol):
     kept: int
     generations: int
     min_acceptance: float
+    kernel: str  # "olcm" or "gaussian"
 
 
 @dataclass(frozen=True)
@@ -76,15 +79,28 @@ def weighted_cov(u: np.ndarray, w: np.ndarray) -> np.ndarray:
     return cov + np.eye(len(cov)) * 1e-9 * max(1.0, float(np.trace(cov)))
 
 
-def _log_mixture(u_new: np.ndarray, centres: np.ndarray, w: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """log of sum_j w_j N(u_new | centres_j, cov), w normalised."""
-    chol = np.linalg.cholesky(cov)
-    diff = u_new[:, None, :] - centres[None, :, :]
-    z = np.linalg.solve(chol, diff.reshape(-1, diff.shape[-1]).T).T.reshape(diff.shape)
-    log_norm = -0.5 * len(cov) * np.log(2 * np.pi) - np.sum(np.log(np.diag(chol)))
-    terms = -0.5 * np.sum(z**2, axis=-1) + np.log(w)[None, :] + log_norm
-    top = terms.max(axis=1, keepdims=True)
-    return (top + np.log(np.sum(np.exp(terms - top), axis=1, keepdims=True)))[:, 0]
+@dataclass(frozen=True)
+class Kernel:
+    """A mixture of Gaussian kernels: centre j has weight w_j and covariance chol[j] @ chol[j].T."""
+
+    centres: np.ndarray  # (n, p)
+    w: np.ndarray  # (n,), normalised
+    chol: np.ndarray  # (n, p, p): lower Cholesky factor of each centre's covariance
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        parents = rng.choice(len(self.w), size=n, p=self.w)
+        z = rng.standard_normal((n, self.centres.shape[1]))
+        return self.centres[parents] + (self.chol[parents] @ z[:, :, None])[:, :, 0]
+
+    def log_density(self, u: np.ndarray) -> np.ndarray:
+        """log of sum_j w_j N(u | centre_j, cov_j) for each row of u."""
+        inv = np.linalg.inv(self.chol)
+        diff = u[None, :, :] - self.centres[:, None, :]  # (centres, sets, p)
+        z2 = np.sum((diff @ np.swapaxes(inv, 1, 2)) ** 2, axis=-1).T  # (sets, centres)
+        log_det = np.sum(np.log(np.diagonal(self.chol, axis1=1, axis2=2)), axis=1)
+        terms = -0.5 * z2 - 0.5 * u.shape[1] * np.log(2 * np.pi) - log_det[None, :] + np.log(self.w)[None, :]
+        top = terms.max(axis=1, keepdims=True)
+        return (top + np.log(np.sum(np.exp(terms - top), axis=1, keepdims=True)))[:, 0]
 
 
 Simulator = Callable[[np.ndarray, int], np.ndarray]  # (x sets, generation) -> sims (sets, reps, obs)
@@ -101,10 +117,28 @@ def first_generation(simulate: Simulator, distance: Distance, box: Box, method: 
                       method.population)
 
 
-def proposal_of(gen: Generation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The kernel mixture the next generation draws from: centres, their weights, covariance."""
+def olcm_covariances(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The optimal local covariance matrix of Filippi et al. (2013) for each kept set j: the weighted
+    second moment of the kept sets about u_j, sum_k w_k (u_k - u_j)(u_k - u_j)^T = C + (m - u_j)(m - u_j)^T
+    with w normalised and m, C the weighted mean and (plain, not bias-corrected) covariance.
+    A set far from the others gets a kernel stretched back towards them and beyond, so the
+    proposal covers the tails of the kept population."""
+    mean = w @ u
+    cov = (u - mean).T @ ((u - mean) * w[:, None])
+    cov += np.eye(len(cov)) * 1e-9 * max(1.0, float(np.trace(cov)))
+    off = mean[None, :] - u
+    return cov[None] + off[:, :, None] * off[:, None, :]
+
+
+def proposal_of(gen: Generation, method: Method) -> Kernel:
+    """The kernel mixture the next generation draws from: a kernel on every kept set, chosen by its
+    weight; ``olcm`` gives each its own covariance, ``gaussian`` all twice the weighted covariance."""
     w = gen.normalised
-    return gen.u, w, 2.0 * weighted_cov(gen.u, w)
+    if method.kernel == "olcm":
+        covs = olcm_covariances(gen.u, w)
+    else:
+        covs = np.broadcast_to(2.0 * weighted_cov(gen.u, w), (len(w),) + (gen.u.shape[1],) * 2)
+    return Kernel(gen.u, w, np.linalg.cholesky(covs))
 
 
 def log_proposal_mixture(u: np.ndarray, history: list[Generation], method: Method) -> np.ndarray:
@@ -115,8 +149,7 @@ def log_proposal_mixture(u: np.ndarray, history: list[Generation], method: Metho
     total = method.population + n_new * (len(history) - 1)
     terms = [np.log(method.population / total) + Box.log_prior_u(u)]
     for gen in history[:-1]:
-        centres, w, cov = proposal_of(gen)
-        terms.append(np.log(n_new / total) + _log_mixture(u, centres, w, cov))
+        terms.append(np.log(n_new / total) + proposal_of(gen, method).log_density(u))
     stacked = np.vstack(terms)
     top = stacked.max(axis=0)
     return top + np.log(np.sum(np.exp(stacked - top), axis=0))
@@ -131,10 +164,8 @@ def next_generation(history: list[Generation], simulate: Simulator, distance: Di
     prev = history[-1]
     t = prev.index + 1
     rng = np.random.default_rng([method.seed, t])
-    centres, w, cov = proposal_of(prev)
     n_new = method.population - method.kept
-    parents = rng.choice(len(w), size=n_new, p=w)
-    u_new = centres[parents] + rng.standard_normal((n_new, centres.shape[1])) @ np.linalg.cholesky(cov).T
+    u_new = proposal_of(prev, method).sample(rng, n_new)
     sims_new = simulate(box.to_x(u_new), t)
     d_new = distance(sims_new)
     acceptance = float(np.mean(d_new < prev.epsilon))

@@ -55,6 +55,9 @@ class Method(BaseModel):
     alpha: float = Field(0.5, gt=0, lt=1)
     generations: int = Field(10, ge=1, le=MAX_GENERATIONS)
     min_acceptance: float = Field(0.05, ge=0, le=1)
+    #: the proposal kernel: a covariance local to each kept set (Filippi et al. 2013), or twice
+    #: the kept sets' weighted covariance for all (Beaumont et al. 2009; the fits before 2026-12-02)
+    kernel: Literal["olcm", "gaussian"] = "olcm"
     replications: int = Field(3, ge=1, le=MAX_REPLICATIONS)
     seed: int = Field(1, ge=0)
 
