@@ -118,8 +118,9 @@ def first_generation(simulate: Simulator, distance: Distance, box: Box, method: 
 
 
 def olcm_covariances(u: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The optimal local covariance matrix of Filippi et al. (2013) for each kept set j: the weighted
-    second moment of the kept sets about u_j, sum_k w_k (u_k - u_j)(u_k - u_j)^T = C + (m - u_j)(m - u_j)^T
+    """The optimal local covariance matrix of Filippi et al. (2013) for each kept set j, taken over
+    all kept sets (Filippi et al. take those within the next tolerance, which an adaptive population
+    Monte Carlo does not know before it simulates): the weighted second moment of the kept sets about u_j, sum_k w_k (u_k - u_j)(u_k - u_j)^T = C + (m - u_j)(m - u_j)^T
     with w normalised and m, C the weighted mean and (plain, not bias-corrected) covariance.
     A set far from the others gets a kernel stretched back towards them and beyond, so the
     proposal covers the tails of the kept population."""
