@@ -57,7 +57,7 @@ DAYS = {
 #: a placement. Censoring: only clients whose outcome comes within FOLLOW_UP_MONTHS after the
 #: date (and before the end of the run) are counted; the others are left out of both counts.
 WITHDRAWING = "waitlist_withdrawing_share"
-FOLLOW_UP_MONTHS = 36
+FOLLOW_UP_MONTHS = 24
 #: Months after its date that a metric's value depends on: a fit on it must run that much longer.
 LOOK_AHEAD_MONTHS = {WITHDRAWING: FOLLOW_UP_MONTHS}
 MONTHLY_STOCKS = tuple(STOCKS) + WAITED + (WITHDRAWING,)
