@@ -26,13 +26,14 @@ fi
 
 step "make demo's table and the run figures"
 $BWSIM run $HAARLEM/baseline.yaml --replications 30 --seed 1 --out $OUT/docs-run
-for f in waitlist occupied ready_to_leave bridged flows; do cp $OUT/docs-run/$f.png docs/run-$f.png; done
-cp $OUT/docs-run/waited_median.png docs/run-waiting_time.png
+for f in waitlist occupied ready_to_leave bridged flows waiting_time; do cp $OUT/docs-run/$f.png docs/run-$f.png; done
 
 step "the 50% path (README table and compare figures)"
 $BWSIM compare $HAARLEM/{baseline,halve-intramural,halve-with-housing,halve-housing-thuis}.yaml -n 30 --seed 1 \
   --out $OUT/docs-compare
-for f in waitlist blocked cost; do cp $OUT/docs-compare/$f.png docs/compare-$f.png; done
+cp $OUT/docs-compare/waitlist.png docs/compare-waitlist.png
+cp $OUT/docs-compare/blocked_place_years.png docs/compare-blocked.png
+cp $OUT/docs-compare/cost.png docs/compare-cost.png
 
 step "sweep"
 $BWSIM sweep $HAARLEM/halve-intramural.yaml --param uitstroom.housing.contingent.extra_per_year=0:60:10 \

@@ -217,7 +217,8 @@ def variants_text(a: Assessment) -> str:
         " · ".join(parts) + "."
 
 
-def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, paths: dict[str, Path]) -> list[Block]:
+def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, paths: dict[str, Path],
+                  calibrated: bool = False) -> list[Block]:
     s = a.settings
     centre = a.table.centrumgemeente
     blocks = [
@@ -275,8 +276,10 @@ def report_blocks(a: Assessment, frame: pd.DataFrame, year: int, paths: dict[str
                              "(bwsim verdeel --lang nl writes them, and this report, in Dutch)."))
     blocks.append(Block("note", "One PNG per municipality, and every number with its CI (verdeel.csv, sensitivity.csv), "
                                 "are in this folder. The CIs and P(short) are the simulation's uncertainty (who "
-                                "arrives, stays, leaves, from where); the variants show what the keys and the budget "
-                                "do; the model's own parameters are not varied here."))
+                                "arrives, stays, leaves, from where)" + (
+                                    " and that of the calibrated parameters (each replication runs on a posterior "
+                                    "draw)" if calibrated else "; the model's own parameters are not varied (first "
+                                    "guesses)") + "; the variants show what the keys and the budget do."))
     if a.notes:
         blocks.append(Block("h2", "Notes"))
         blocks += [Block("p", note) for note in a.notes]
@@ -321,7 +324,7 @@ def write_outputs(a: Assessment, out: str | Path, year: int | None = None, extra
             plot_page(a, m, figures[name], words, first=shown_years(a)[0])
         write_municipal_pages(a, tmp, year, figures, lang, extra)
         if lang == "en":
-            blocks = report_blocks(a, frame, year, paths)
+            blocks = report_blocks(a, frame, year, paths, calibrated=bool((extra or {}).get("draws")))
             (tmp / "report.md").write_text(render_markdown(blocks), encoding="utf-8")
         write_report_html(a, tmp, year, paths, lang, extra, markdown=lang != "en")
     return Path(out)
