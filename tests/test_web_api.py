@@ -149,6 +149,34 @@ def test_a_bad_lever_value_gets_pydantic_message_next_to_its_field(client, folde
     assert field_errors(page.text) == {"above_contract.share": "Input should be less than or equal to 1 (got 2)"}
 
 
+def test_the_housing_stock_is_a_lever_that_is_absent_until_it_has_units(client, folder):
+    """Empty units: no stock (the baseline's form passes as it is); units without a share or a tenancy:
+    the schema's "missing" next to those fields; all three: a stock, saved as a block of its own."""
+    units, share, tenancy = "uitstroom.housing.stock.units", "uitstroom.housing.stock.share", \
+        "uitstroom.housing.stock.tenancy"
+    base = form_of(folder, "baseline")
+    assert base[units] == base[share] == base[tenancy] == ""
+    page = client.post("/scenarios/baseline", data={**base, "action": "check"})
+    assert page.status_code == 200 and field_errors(page.text) == {}
+    page = client.post("/scenarios/baseline", data={**base, units: "20", "action": "check"})
+    assert page.status_code == 422
+    errors = field_errors(page.text)
+    assert set(errors) == {share, tenancy} and all("missing" in e or "valid" in e for e in errors.values())
+    stock = {units: "20", share: "0.3", tenancy: "{dist: lognormal, mean: 2, sd: 1.5, unit: years}"}
+    form = {**base, **stock, "action": "save", "new_name": "with-stock", "new_title": "Baseline with a stock"}
+    answer = client.post("/scenarios/baseline", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    sc = load(folder / "with-stock.yaml")
+    assert sc.uitstroom.housing.stock.units == 20 and sc.uitstroom.housing.stock.share == 0.3
+    assert sc.uitstroom.housing.stock.tenancy.mean == 2
+    # a scenario that has a stock shows it, and emptying its units takes the stock away
+    own = form_of(folder, "with-stock")
+    assert own[units] == "20" and own[share] == "0.3"
+    form = {**own, units: "", "action": "save", "new_name": "stock-gone", "new_title": "No stock again"}
+    assert client.post("/scenarios/with-stock", data=form, follow_redirects=False).status_code == 303
+    assert load(folder / "stock-gone.yaml").uitstroom.housing.stock is None
+
+
 def test_save_writes_a_new_scenario_that_extends_the_original(client, folder):
     form = {**form_of(folder, "more-contingent"), EXTRA: "35", "bridging.for_everyone": "on", "action": "save",
             "new_name": "more-contingent-35", "new_title": "35 more homes, bridging for all"}

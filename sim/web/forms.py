@@ -63,6 +63,13 @@ LEVERS = (
           "a provider's places", "number", "Capacity", "0: places are a hard cap; 0.05: up to 5% above contract"),
     Lever("uitstroom.housing.other_route_factor", "Other routes to a home: delay multiplied by", "number",
           "Housing", "0.5 halves the delay, whatever its calibrated value"),
+    Lever("uitstroom.housing.stock.units", "Housing stock (omklapwoningen, Housing First units): units",
+          "optional", "Housing", "empty: no stock. A unit frees only when its tenant leaves; a resident ready to "
+                                 "leave takes whichever home comes first, a unit or its own route"),
+    Lever("uitstroom.housing.stock.share", "Housing stock: share of residents leaving to a home of their own who "
+          "may use it", "optional", "Housing", "needed with a stock"),
+    Lever("uitstroom.housing.stock.tenancy", "Housing stock: how long a tenant stays", "yaml", "Housing",
+          "needed with a stock, e.g. {dist: lognormal, mean: 2, sd: 1.5, unit: years}"),
 )
 
 BY_KEY = {lever.key: lever for lever in LEVERS}
@@ -71,6 +78,11 @@ GROUPS = [(group, [lv for lv in LEVERS if lv.group == group]) for group in dict.
 CAPACITY = "capacity_path.changes"
 #: The keys of the capacity path besides its changes: meaningless without a path.
 PATH_KEYS = ("capacity_path.shrink", "capacity_path.ramp")
+STOCK = "uitstroom.housing.stock.units"
+#: The keys of the housing stock besides its units: meaningless without a stock.
+STOCK_KEYS = ("uitstroom.housing.stock.share", "uitstroom.housing.stock.tenancy")
+#: Blocks a form can leave out altogether (``None``): an empty capacity path, no housing stock.
+OPTIONAL_BLOCKS = ("capacity_path", "uitstroom.housing.stock")
 
 
 # ---------------------------------------------------------------- the schema
@@ -219,13 +231,14 @@ def read_value(text: str) -> Any:
 
 
 def scenario_values(values: dict[str, Any]) -> dict[str, Any]:
-    """The form's values as key paths of the scenario: an empty capacity path is no path at all."""
+    """The form's values as key paths of the scenario: an empty capacity path is no path at all,
+    and a housing stock without units no stock."""
     out = dict(values)
-    if not out.get(CAPACITY):
-        out.pop(CAPACITY, None)
-        for key in PATH_KEYS:
-            out.pop(key, None)
-        out["capacity_path"] = None
+    for first, others, block in ((CAPACITY, PATH_KEYS, "capacity_path"), (STOCK, STOCK_KEYS, "uitstroom.housing.stock")):
+        if out.get(first) in (None, []):
+            for key in (first, *others):
+                out.pop(key, None)
+            out[block] = None
     return out
 
 
@@ -237,7 +250,7 @@ def changed(values: dict[str, Any], scenario: sc_mod.Scenario) -> dict[str, Any]
     as_json = TypeAdapter(Any).dump_python(values, mode="json")
     out = {}
     for key, value in values.items():
-        if as_json[key] != get_path(data, key) and not (key == "capacity_path" and data.get(key) is None):
+        if as_json[key] != get_path(data, key) and not (key in OPTIONAL_BLOCKS and get_path(data, key) is None):
             out[key] = value
     return out
 
