@@ -23,7 +23,8 @@ STATES = (
 #: Other gauges with a time integral (not part of the partition of clients).
 GAUGES = ("bridged", "bridging_waiting", "places", "outside_contract", "contingent_waiting", "above_contract",
           "stock_waiting",  # ready to leave, waiting for a unit of the housing stock
-          "stock_units", "stock_occupied")  # the housing stock's units, and those held by a tenant
+          "stock_units", "stock_occupied",  # the housing stock's units, and those held by a tenant
+          "pgb_places", "pgb_occupied")  # the places of PGB-funded providers (financing: pgb), and their residents
 LEVELS = STATES + GAUGES
 #: Index of each level by name.
 LEVEL = {name: i for i, name in enumerate(LEVELS)}

@@ -99,7 +99,6 @@ class World:
                      pgb=p.financing == "pgb")
             for name, p in sc.providers.items()
         ]
-        self.monitor.pgb_providers = [p for p in self.providers if p.pgb]
         self.by_name = {p.name: p for p in self.providers}
         self.waitlists = [central] if central else list(own.values())
         self.outside = Provider("outside contract", 10**9, Waitlist("none"), False)
@@ -119,6 +118,7 @@ class World:
                                       lambda delta: self.monitor.change(LEVEL["stock_occupied"], delta))
             self.monitor.change(LEVEL["stock_units"], stock.units)
         self.monitor.change(LEVEL["places"], sum(p.capacity for p in self.providers))
+        self.monitor.change(LEVEL["pgb_places"], sum(p.capacity for p in self.providers if p.pgb))
 
     # ------------------------------------------------------------ the journey
 
@@ -296,6 +296,8 @@ class World:
             gauges.append(LEVEL["bridging_waiting"])
         if c.place is self.outside and c.state in IN_A_PLACE:
             gauges.append(LEVEL["outside_contract"])
+        if c.place is not None and c.place.pgb and c.state in IN_A_PLACE:
+            gauges.append(LEVEL["pgb_occupied"])
         if c.home_request is not None:
             gauges.append(LEVEL["contingent_waiting"])
         if c.stock_request is not None:
@@ -483,6 +485,8 @@ class World:
 
     def set_places(self, provider: Provider, places: int) -> None:
         self.monitor.change(LEVEL["places"], places - provider.capacity)
+        if provider.pgb:
+            self.monitor.change(LEVEL["pgb_places"], places - provider.capacity)
         provider.capacity = places
         self._return_to_contract(provider)
         self.fill(provider)

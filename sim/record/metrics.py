@@ -157,8 +157,8 @@ def financed_metrics(mon: Monitor, monthly: np.ndarray) -> np.ndarray:
     """Shape (financing, metric, date) in the order of :data:`FINANCINGS` and :data:`FINANCED`;
     flows are NaN on the last date, as in :func:`monthly_metrics`."""
     pgb = np.full((len(FINANCED), monthly.shape[1]), np.nan)
-    pgb[FINANCED_ROW["occupied"]] = mon.snap_pgb[:, 0]
-    pgb[FINANCED_ROW["places"]] = mon.snap_pgb[:, 1]
+    pgb[FINANCED_ROW["occupied"]] = mon.snap_levels[:, LEVEL["pgb_occupied"]]
+    pgb[FINANCED_ROW["places"]] = mon.snap_levels[:, LEVEL["pgb_places"]]
     for name in FINANCED_FLOWS:
         flows = EXITS if name == "exits" else (name,)
         pgb[FINANCED_ROW[name], :-1] = sum(mon.pgb_flows[FLOW[f]] for f in flows)

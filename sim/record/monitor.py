@@ -48,11 +48,8 @@ class Monitor:
         self.snap_group_area = np.zeros((len(calendar.dates), n, groups))
         self.snap_entries = np.zeros(len(calendar.dates), dtype=np.int64)
         self.snap_waited: list[np.ndarray] = []
-        # PGB-funded places (set by the world): their flows (of clients in or leaving such a
-        # place) and, on each record date, their occupied places and places
-        self.pgb_providers: list = []
+        # the flows of clients in (or leaving) a PGB-funded place (its stocks are levels: pgb_places, pgb_occupied)
         self.pgb_flows = np.zeros((len(FLOWS), calendar.n_intervals), dtype=np.int64)
-        self.snap_pgb = np.zeros((len(calendar.dates), 2), dtype=np.int64)
         # one row per client leaving the waitlist, in typed arrays (plain numbers, no Python object each)
         self._j_join = array("d")
         self._j_leave = array("d")
@@ -191,7 +188,4 @@ class Monitor:
         self.snap_group_levels[index] = np.array(self.group_level).reshape(len(LEVELS), self.groups)
         self.snap_group_area[index] = np.array(self.group_area).reshape(len(LEVELS), self.groups)
         self.snap_entries[index] = self.entries
-        if self.pgb_providers:
-            self.snap_pgb[index] = (sum(p.occupied for p in self.pgb_providers),
-                                    sum(p.capacity for p in self.pgb_providers))
         self.snap_waited.append(waited_days)
