@@ -627,3 +627,18 @@ def test_rolling_cutoffs_and_scores_use_only_what_comes_after_each_cutoff():
     table = summary(scores)
     assert list(table["horizon_months"]) == [6, 12] and table["forecasts"].iloc[1] == len(scores)
     assert draws.shape[1] == n_obs
+
+
+def test_comparison_draws_refuse_a_column_the_scenarios_differ_on():
+    """Drawn alike in every scenario, a fitted key the scenarios differ on would erase the difference
+    compared: refused naming the key (the command line and the web app phrase it each their own way)."""
+    root = Path(__file__).resolve().parents[1]
+    posterior = root / "calibration" / "haarlem" / "results" / "posterior.csv"
+    base = scenario_mod.load(root / "scenarios" / "haarlem" / "baseline.yaml")
+    other = scenario_mod.load(root / "scenarios" / "haarlem" / "baseline.yaml", ["inflow.per_year=90"])
+    same = scenario_mod.load(root / "scenarios" / "haarlem" / "more-contingent.yaml")
+    draws = cal.comparison_draws(posterior, 4, 1, [base, same], ["base", "same"])
+    assert len(draws) == 4 and "inflow.per_year" in draws[0]
+    with pytest.raises(cal.ErasedDifference) as caught:
+        cal.comparison_draws(posterior, 4, 1, [base, other], ["base", "other"])
+    assert caught.value.key == "inflow.per_year" and isinstance(caught.value, cal.CalibrationError)

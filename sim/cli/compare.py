@@ -98,18 +98,17 @@ def compare_command(
     posterior, observed = calibration_of(loaded, posterior, first_guess, observed)
     draws = None
     if posterior is not None:
-        from ..analysis.calibrate import CalibrationError, differing_keys, sample_posterior
+        from ..analysis.calibrate import CalibrationError, ErasedDifference, comparison_draws
 
         try:
-            draws = sample_posterior(posterior, math.ceil(replications / per_draw), seed, scenarios=loaded,
-                                     labels=_labels(scenarios, [sc.name for sc in loaded]))
-        except CalibrationError as exc:
-            fail(str(exc))
-        erased = differing_keys(list(draws[0]), loaded)
-        if erased:
-            fail(f"posterior {posterior}: its column {erased[0]} is a key on which the scenarios differ; the "
+            draws = comparison_draws(posterior, math.ceil(replications / per_draw), seed, loaded,
+                                     _labels(scenarios, [sc.name for sc in loaded]))
+        except ErasedDifference as exc:
+            fail(f"posterior {posterior}: its column {exc.key} is a key on which the scenarios differ; the "
                  "posterior would set it alike in all of them and erase that difference (drop the column, or "
                  "give --first-guess)")
+        except CalibrationError as exc:
+            fail(str(exc))
     calendar = Calendar(loaded[0].start, loaded[0].end)
     check_year(year, calendar)
     year = calendar.years[-1] if year is None else year

@@ -129,7 +129,7 @@ def calibrated_draws(scenarios: list, labels: list[str], replications: int, seed
     as ``bwsim compare`` draws them; (None, None) when the scenarios name no calibration."""
     import math
 
-    from ..analysis.calibrate import CalibrationError, differing_keys, sample_posterior
+    from ..analysis.calibrate import CalibrationError, ErasedDifference, comparison_draws
 
     named = {sc.calibration.posterior for sc in scenarios}
     if named == {None}:
@@ -141,14 +141,12 @@ def calibrated_draws(scenarios: list, labels: list[str], replications: int, seed
     if not Path(posterior).is_file():
         raise RequestError(f"the calibration {Path(posterior).name} the scenarios name does not exist")
     try:
-        draws = sample_posterior(posterior, math.ceil(replications / PER_DRAW), seed, scenarios=scenarios,
-                                 labels=labels)
+        draws = comparison_draws(posterior, math.ceil(replications / PER_DRAW), seed, scenarios, labels)
+    except ErasedDifference as exc:
+        raise RequestError(f"the scenarios differ on {exc.key}, which their calibration sets in every run; "
+                           "compare them on the command line with --first-guess") from None
     except CalibrationError as exc:
         raise RequestError(str(exc).replace(str(Path(posterior).parent) + "/", "")) from None
-    erased = differing_keys(list(draws[0]), scenarios)
-    if erased:
-        raise RequestError(f"the scenarios differ on {erased[0]}, which their calibration sets in every run; "
-                           "compare them on the command line with --first-guess")
     return posterior, draws
 
 

@@ -56,7 +56,7 @@ from .fitting import Calibration, fit, generations_frame
 from .horizon import fit_data, trimmed
 from .matching import Matcher
 from .observations import HOLDOUT, MATCHES, OBS_COLUMNS, USES, Observation, read_observations, record_indices
-from .posterior import (differing_keys, parameters_text, fitted_table, parameter_keys, posterior_frame, posterior_overrides,
+from .posterior import (ErasedDifference, comparison_draws, differing_keys, parameters_text, fitted_table, parameter_keys, posterior_frame, posterior_overrides,
                         read_posterior, sample_posterior, weighted_quantile)
 from .prediction import BAND, SERIES, predictive, predictive_table
 from .progress import Progress, ProgressEvent, no_progress
@@ -67,7 +67,7 @@ __all__ = [
     "BAND", "CHECKPOINTS", "HOLDOUT", "MATCHES", "OBS_COLUMNS", "SERIES", "USES",
     "Box", "Calibration", "CalibrationError", "Config", "Generation", "Matcher", "Method", "Observation", "Parameter",
     "Progress", "ProgressEvent", "Validation",
-    "abc_smc", "check_holdout", "differing_keys", "digest", "fit", "fit_data", "fitted_table", "generations_frame", "load_checkpoints",
+    "ErasedDifference", "abc_smc", "check_holdout", "comparison_draws", "differing_keys", "digest", "fit", "fit_data", "fitted_table", "generations_frame", "load_checkpoints",
     "load_config", "no_progress", "parameter_keys", "parameter_values", "posterior_frame", "posterior_overrides", "predictive",
     "predictive_table", "prior_box", "read_observations", "read_posterior", "record_indices", "run_sets",
     "parameters_text", "sample_posterior", "save_checkpoint", "scaled_rms", "score_holdout", "simulate_set", "start_checkpoints",

@@ -203,3 +203,22 @@ def parameters_text(posterior: str | Path | None, draws: int | None = None, per_
         return "first-guess parameters"
     text = f"calibrated: {draws} posterior draws × {per_draw} replications ({Path(posterior).name})"
     return text + (f"; {', '.join(fixed)} as set" if fixed else "")
+
+
+class ErasedDifference(CalibrationError):
+    """A posterior column is a key on which the compared scenarios differ (``key``): drawn alike in
+    all of them, it would erase the very difference the comparison is about."""
+
+    def __init__(self, key: str):
+        super().__init__(f"its column {key} is a key on which the scenarios differ")
+        self.key = key
+
+
+def comparison_draws(path: str | Path, n: int, seed: int, scenarios: Sequence, labels: Sequence[str]) -> list[dict]:
+    """``n`` parameter sets to run every scenario of a comparison on (see :func:`sample_posterior`);
+    :class:`ErasedDifference` when the posterior sets a key on which the scenarios differ."""
+    draws = sample_posterior(path, n, seed, scenarios=scenarios, labels=labels)
+    erased = differing_keys(list(draws[0]), scenarios)
+    if erased:
+        raise ErasedDifference(erased[0])
+    return draws
