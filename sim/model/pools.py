@@ -151,7 +151,8 @@ class Contingent:
         return event
 
     def cancel(self, event) -> None:
-        """The client no longer waits (it left care early); a home already given stays given."""
+        """The client no longer waits (it left care early, or took a unit of the housing stock); a
+        home already given stays given."""
         if not event.triggered:
             self._cancelled.add(event)
 

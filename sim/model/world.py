@@ -181,24 +181,21 @@ class World:
             yield either
         housed = home.triggered if c.contingent else home.processed  # a Timeout is triggered at once
         by_stock = not housed and unit is not None and unit.triggered  # a contingentwoning wins a tie
-        if unit is not None and not by_stock:
-            self.stock.cancel(unit)  # a unit already offered goes to the next in the stock's queue
-            c.stock_request = None
-        if not housed and not by_stock:  # the early exit came first
-            if c.home_request is not None:
-                self.contingent.cancel(home)
-                c.home_request = None
-            self.leave_place(c, "exit_early", "exits_early", "early")
-            return False
-        if c.home_request is not None:
-            c.home_request = None
+        if c.home_request is not None:  # the contingent queue: housed from it, or out of it
             if housed:
                 self.monitor.count(FLOW["contingent_housed"], c)
             else:
                 self.contingent.cancel(home)
-        if by_stock:
+            c.home_request = None
+        if unit is not None:  # the stock's queue: moved in, or out of it
             c.stock_request = None
-            self.move_in(c)
+            if by_stock:
+                self.move_in(c)
+            else:
+                self.stock.cancel(unit)  # a unit already offered goes to the next in the stock's queue
+        if not housed and not by_stock:  # the early exit came first
+            self.leave_place(c, "exit_early", "exits_early", "early")
+            return False
         c.housed = self.env.now
         self.leave_place(c, "ambulant_waiting", "exits_independent", "independent")
         return True
