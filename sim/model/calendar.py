@@ -15,7 +15,8 @@ import numpy as np
 from ..config.distributions import DAYS_PER_YEAR
 
 
-def _next_month(day: dt.date) -> dt.date:
+def next_month(day: dt.date) -> dt.date:
+    """The first of the month after ``day``'s."""
     return dt.date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
@@ -25,10 +26,10 @@ class Calendar:
         self.end = end
         self.horizon = float((end - start).days)
         dates = [start]
-        day = _next_month(start)
+        day = next_month(start)
         while day <= end:
             dates.append(day)
-            day = _next_month(day)
+            day = next_month(day)
         if dates[-1] != end:
             dates.append(end)
         #: record dates: stocks are read on these days, flows counted between them
@@ -66,7 +67,7 @@ class Calendar:
         """The part of its calendar month that record interval i covers (1 except for a
         run that starts or ends within a month)."""
         first = self.dates[i].replace(day=1)
-        month_days = (_next_month(first) - first).days
+        month_days = (next_month(first) - first).days
         return (self._bounds[i + 1] - self._bounds[i]) / month_days
 
     @property

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from ...config import scenario as scenario_mod
+from ...model.calendar import next_month
 from ...record.metrics import LOOK_AHEAD_MONTHS, MONTH
 from .config import Config
 from .observations import next_day
@@ -52,7 +53,7 @@ def needed_until(obs) -> dt.date:
     if not months:
         return end
     after = end + dt.timedelta(days=math.ceil(months * MONTH))
-    return after if after.day == 1 else dt.date(after.year + after.month // 12, after.month % 12 + 1, 1)
+    return after if after.day == 1 else next_month(after)
 
 
 def fit_data(config: Config) -> dict:
